@@ -1,0 +1,52 @@
+//! Domain services: tenants, networks, admins, audit, secrets. Thin handlers and CLI
+//! commands call one function here each.
+//!
+//! Imports store and authz, never http, axum or a protocol adapter. Every write runs in
+//! one transaction whose first statement re-checks (and version-bumps) the tenant.
+
+pub mod admins;
+pub mod audit;
+pub mod networks;
+pub mod secrets;
+pub mod tenants;
+
+use crate::clock::SharedClock;
+use crate::config::PublicUrl;
+use crate::store::Store;
+use crate::tenancy::TenantCache;
+use std::sync::Arc;
+
+pub use crate::error::{Error, Result};
+
+/// The services' shared context.
+#[derive(Clone)]
+pub struct Core {
+    pub store: Store,
+    pub clock: SharedClock,
+    pub keys: Arc<secrets::MasterKey>,
+    pub tenants: Arc<TenantCache>,
+    pub public_url: PublicUrl,
+}
+
+impl Core {
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        keys: secrets::MasterKey,
+        public_url: PublicUrl,
+    ) -> Self {
+        let tenants = Arc::new(TenantCache::new(store.clone(), clock.clone()));
+        Core {
+            store,
+            clock,
+            keys: Arc::new(keys),
+            tenants,
+            public_url,
+        }
+    }
+
+    /// A tenant's issuer (and origin): `{scheme}://{name}.{host}[:port]`.
+    pub fn issuer(&self, tenant_name: &str) -> String {
+        self.public_url.tenant_origin(tenant_name)
+    }
+}

@@ -1,0 +1,112 @@
+//! The audit chain's rows: one head per tenant, entries appended under it, and the
+//! server-level audit table for deletions that have no parent chain.
+
+use super::{db, Conn};
+use crate::error::{Error, Result};
+use crate::ids::TenantId;
+
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Advance the tenant's head by one and return (new seq, previous hash). The UPDATE takes
+/// the head's row lock (PostgreSQL) or the write lock (SQLite), so the chain never forks.
+pub async fn advance_head(conn: &mut Conn, tenant: &TenantId) -> Result<(i64, String)> {
+    sqlx::query(
+        "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2) \
+         ON CONFLICT (tenant_id) DO NOTHING",
+    )
+    .bind(tenant.as_str())
+    .bind(GENESIS)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "UPDATE audit_heads SET seq = seq + 1 WHERE tenant_id = $1 RETURNING seq, hash",
+    )
+    .bind(tenant.as_str())
+    .fetch_optional(conn)
+    .await
+    .map_err(db)?;
+    row.ok_or_else(|| Error::internal("audit head missing"))
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EntryRow {
+    pub seq: i64,
+    pub at: i64,
+    pub actor: String,
+    pub actor_msp: Option<String>,
+    pub actor_msp_user: Option<String>,
+    pub action: String,
+    pub target: String,
+    pub before_state: Option<String>,
+    pub after_state: Option<String>,
+    pub request_id: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+pub async fn insert_entry(conn: &mut Conn, tenant: &TenantId, e: &EntryRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (tenant_id, seq, at, actor, actor_msp, actor_msp_user, action, target, \
+         before_state, after_state, request_id, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(tenant.as_str())
+    .bind(e.seq)
+    .bind(e.at)
+    .bind(&e.actor)
+    .bind(&e.actor_msp)
+    .bind(&e.actor_msp_user)
+    .bind(&e.action)
+    .bind(&e.target)
+    .bind(&e.before_state)
+    .bind(&e.after_state)
+    .bind(&e.request_id)
+    .bind(&e.prev_hash)
+    .bind(&e.hash)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    sqlx::query("UPDATE audit_heads SET hash = $2 WHERE tenant_id = $1")
+        .bind(tenant.as_str())
+        .bind(&e.hash)
+        .execute(conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+pub async fn entries(conn: &mut Conn, tenant: &TenantId) -> Result<Vec<EntryRow>> {
+    sqlx::query_as(
+        "SELECT seq, at, actor, actor_msp, actor_msp_user, action, target, before_state, \
+         after_state, request_id, prev_hash, hash FROM audit_log WHERE tenant_id = $1 ORDER BY seq",
+    )
+    .bind(tenant.as_str())
+    .fetch_all(conn)
+    .await
+    .map_err(db)
+}
+
+pub async fn insert_server_entry(
+    conn: &mut Conn,
+    id: &str,
+    at: i64,
+    actor: &str,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO server_audit (id, at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(at)
+    .bind(actor)
+    .bind(action)
+    .bind(target)
+    .bind(detail)
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}

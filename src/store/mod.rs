@@ -1,0 +1,198 @@
+//! Storage: one implementation over sqlx's Any driver that runs on SQLite and PostgreSQL.
+//!
+//! sqlx's Any driver runs one set of SQL (`$1` placeholders, RETURNING, ON CONFLICT) on
+//! both backends, so each repository below is written once; where the SQL must differ it
+//! branches on [`Backend`] in that one function. Every repository function takes the
+//! tenant id first (style.md convention 3) and runtime `query`/`query_as` with private row
+//! structs (convention 6). Unique-index violations become `Error::Conflict` here, in
+//! [`conflict_or`], and nowhere else (convention 5). Must not import core, http or axum.
+
+pub mod audit;
+pub mod networks;
+pub mod tenants;
+pub mod users;
+
+use crate::config::{Database, SqliteSynchronous};
+use crate::error::{Error, Result};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{Any, AnyPool, Executor};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use sqlx::AnyConnection as Conn;
+
+/// A database transaction; core opens one per write and commits it.
+pub type Tx = sqlx::Transaction<'static, Any>;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Open the pool (creating an SQLite file and its directory when missing). Does not
+    /// migrate: call [`Store::migrate`].
+    pub async fn connect(db: &Database, sync: SqliteSynchronous) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let (url, backend, max) = match db {
+            Database::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        Error::internal(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+                let abs = std::path::absolute(path).map_err(|e| {
+                    Error::internal(format!("bad database path {}: {e}", path.display()))
+                })?;
+                (
+                    format!("sqlite://{}?mode=rwc", abs.display()),
+                    Backend::Sqlite,
+                    8,
+                )
+            }
+            Database::Postgres(url) => (url.clone(), Backend::Postgres, 16),
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(|e| Error::internal(format!("bad database URL: {e}")))?;
+        let sync_pragma = match sync {
+            SqliteSynchronous::Normal => "NORMAL",
+            SqliteSynchronous::Full => "FULL",
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        let pragmas = format!(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync_pragma}; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;"
+                        );
+                        conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|e| Error::internal(format!("cannot open the database: {e}")))?;
+        Ok(Store { pool, backend })
+    }
+
+    /// Apply every pending migration of this backend.
+    pub async fn migrate(&self) -> Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| Error::internal(format!("migration failed: {e}")))
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn begin(&self) -> Result<Tx> {
+        self.pool.begin().await.map_err(db)
+    }
+
+    /// A pooled connection for reads outside a transaction.
+    pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Any>> {
+        self.pool.acquire().await.map_err(db)
+    }
+
+    /// `SELECT 1` within `timeout`: is the database reachable?
+    pub async fn ping(&self, timeout: Duration) -> bool {
+        if self.pool.is_closed() {
+            return false;
+        }
+        let probe = sqlx::query("SELECT 1").execute(&self.pool);
+        matches!(tokio::time::timeout(timeout, probe).await, Ok(Ok(_)))
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// (connections open, connections idle, maximum), for /metrics.
+    pub fn pool_stats(&self) -> (u32, usize, u32) {
+        (
+            self.pool.size(),
+            self.pool.num_idle(),
+            self.pool.options().get_max_connections(),
+        )
+    }
+
+    /// Names of every migration applied so far, in order.
+    pub async fn applied_migrations(&self) -> Result<Vec<(i64, String)>> {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT version, description FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        Ok(rows)
+    }
+
+    pub async fn get_meta(&self, key: &str) -> Result<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT value FROM server_meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(row.map(|r| r.0))
+    }
+
+    /// Insert a meta value unless one exists; returns the value now stored.
+    pub async fn init_meta(&self, key: &str, value: &str) -> Result<String> {
+        sqlx::query(
+            "INSERT INTO server_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        self.get_meta(key)
+            .await?
+            .ok_or_else(|| Error::internal("server_meta row vanished"))
+    }
+}
+
+/// A database failure: detail for the log, nothing for the client.
+pub fn db(e: sqlx::Error) -> Error {
+    Error::Internal(format!("database: {e}"))
+}
+
+/// A unique-index violation becomes the given conflict; anything else is internal.
+pub fn conflict_or(e: sqlx::Error, code: &'static str, message: impl Into<String>) -> Error {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => Error::Conflict {
+            code,
+            message: message.into(),
+        },
+        _ => db(e),
+    }
+}
+
+/// Booleans are stored as 0/1 BIGINT (sqlx Any cannot decode SQLite BOOLEAN).
+pub fn flag(b: bool) -> i64 {
+    i64::from(b)
+}
