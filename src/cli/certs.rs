@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 pub enum CertsCommand {
     /// Write certs/ca.pem, certs/tls.pem and their keys.
     Dev {
-        /// Output directory.
+        /// Output directory. Re-run after adding tenants when the base domain has one label.
         #[arg(long, default_value = "certs")]
         out: PathBuf,
     },
@@ -41,7 +41,9 @@ fn write(path: &Path, text: &str, private: bool) -> Result<()> {
         .map_err(|e| Error::internal(format!("cannot write {}: {e}", path.display())))
 }
 
-pub fn run(config: &Config, cmd: CertsCommand) -> Result<()> {
+/// `tenant_names`: every existing tenant, named beside the wildcard because TLS clients
+/// (browsers, rustls) refuse a wildcard directly under a one-label domain like `localhost`.
+pub fn run(config: &Config, cmd: CertsCommand, tenant_names: Vec<String>) -> Result<()> {
     let CertsCommand::Dev { out } = cmd;
     let base = config.public_url_or_default().host;
     std::fs::create_dir_all(&out)
@@ -63,7 +65,8 @@ pub fn run(config: &Config, cmd: CertsCommand) -> Result<()> {
     let ca_key = KeyPair::generate().map_err(rc)?;
     let ca_cert = ca_params.self_signed(&ca_key).map_err(rc)?;
 
-    let names = vec![format!("*.{base}"), base.clone()];
+    let mut names = vec![format!("*.{base}"), base.clone()];
+    names.extend(tenant_names.iter().map(|t| format!("{t}.{base}")));
     let mut leaf = CertificateParams::new(names.clone()).map_err(rc)?;
     leaf.subject_alt_names
         .push(SanType::IpAddress(std::net::IpAddr::V4(

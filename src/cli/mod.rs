@@ -190,7 +190,16 @@ async fn run(command: Command, config: Config) -> Result<(), Error> {
         Command::Tenant(cmd) => tenants::run_tenant(&open(&config).await?, cmd).await,
         Command::Network(cmd) => networks::run(&open(&config).await?, cmd).await,
         Command::Admin(cmd) => admins::run(&open(&config).await?, cmd).await,
-        Command::Certs(cmd) => certs::run(&config, cmd),
+        Command::Certs(cmd) => {
+            let names = match open(&config).await {
+                Ok(core) => core.list_tenants(None).await?.into_iter().map(|t| t.name).collect(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no database: the certificate names no tenant");
+                    Vec::new()
+                }
+            };
+            certs::run(&config, cmd, names)
+        }
     }
 }
 

@@ -102,7 +102,7 @@ pub async fn pipeline(State(state): State<AppState>, mut req: Request, next: Nex
     let mut resp = if path_allowed {
         req.extensions_mut().insert(RequestId(rid.clone()));
         req.extensions_mut().insert(ctx);
-        next.run(req).instrument(span.clone()).await
+        next.run(req).instrument(span).await
     } else {
         // Unknown host, or a tenant path on the bare host: reveal nothing.
         ApiError::not_found().into_response()
@@ -110,13 +110,14 @@ pub async fn pipeline(State(state): State<AppState>, mut req: Request, next: Nex
     let status = resp.status().as_u16();
     let elapsed = started.elapsed();
     state.metrics.record(&route, status, kind, elapsed);
-    span.in_scope(|| {
-        tracing::info!(
-            status,
-            latency_ms = elapsed.as_secs_f64() * 1000.0,
-            "request"
-        )
-    });
+    tracing::info!(
+        request_id = %rid,
+        route = %route,
+        tenant_kind = kind,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        "request"
+    );
     set_request_id(&mut resp, &rid);
     resp
 }
