@@ -192,7 +192,12 @@ async fn run(command: Command, config: Config) -> Result<(), Error> {
         Command::Admin(cmd) => admins::run(&open(&config).await?, cmd).await,
         Command::Certs(cmd) => {
             let names = match open(&config).await {
-                Ok(core) => core.list_tenants(None).await?.into_iter().map(|t| t.name).collect(),
+                Ok(core) => core
+                    .list_tenants(None)
+                    .await?
+                    .into_iter()
+                    .map(|t| t.name)
+                    .collect(),
                 Err(e) => {
                     tracing::warn!(error = %e, "no database: the certificate names no tenant");
                     Vec::new()

@@ -93,13 +93,11 @@ pub async fn append(
 /// Re-hash the whole chain; `Ok(None)` when intact, else the first broken seq.
 pub async fn verify(conn: &mut Conn, tenant: &TenantId) -> Result<Option<i64>> {
     let mut prev = rows::GENESIS.to_string();
-    let mut expected_seq = 1;
-    for e in rows::entries(conn, tenant).await? {
+    for (expected_seq, e) in (1..).zip(rows::entries(conn, tenant).await?) {
         if e.seq != expected_seq || e.prev_hash != prev || hash_entry(&prev, &e) != e.hash {
             return Ok(Some(e.seq));
         }
-        prev = e.hash.clone();
-        expected_seq += 1;
+        prev = e.hash;
     }
     Ok(None)
 }

@@ -23,9 +23,15 @@ fn flags_and_env_win_over_the_file() {
     })
     .expect("config");
     assert_eq!(c.data_dir, std::path::PathBuf::from("/from/flag"));
-    assert_eq!(c.database, Database::Sqlite("/from/flag/tenantry.db".into()));
+    assert_eq!(
+        c.database,
+        Database::Sqlite("/from/flag/tenantry.db".into())
+    );
     let public = c.public_url.expect("public url from file");
-    assert_eq!(public.tenant_origin("globex-acme"), "https://globex-acme.id.example.com");
+    assert_eq!(
+        public.tenant_origin("globex-acme"),
+        "https://globex-acme.id.example.com"
+    );
     assert_eq!(c.log_format, LogFormat::Json);
     assert_eq!(c.listen.port(), 9000);
 
@@ -41,23 +47,74 @@ fn flags_and_env_win_over_the_file() {
 fn a_bad_value_is_refused_naming_the_setting() {
     let dir = tempfile::tempdir().expect("dir");
     let cases: Vec<(RawSettings, &str)> = vec![
-        (RawSettings { public_url: Some("ftp://localhost".into()), ..Default::default() }, "public_url"),
-        (RawSettings { public_url: Some("http://localhost:8080/idp".into()), ..Default::default() }, "public_url"),
-        (RawSettings { log_format: Some("xml".into()), ..Default::default() }, "log_format"),
-        (RawSettings { database_url: Some("mysql://x".into()), ..Default::default() }, "database_url"),
-        (RawSettings { sqlite_synchronous: Some("sometimes".into()), ..Default::default() }, "sqlite_synchronous"),
-        (RawSettings { listen: Some("localhost".into()), ..Default::default() }, "listen"),
-        (RawSettings { config_file: Some(write_toml(dir.path(), "listen = 8080\n")), ..Default::default() }, "config"),
-        (RawSettings { config_file: Some(dir.path().join("missing.toml")), ..Default::default() }, "config"),
+        (
+            RawSettings {
+                public_url: Some("ftp://localhost".into()),
+                ..Default::default()
+            },
+            "public_url",
+        ),
+        (
+            RawSettings {
+                public_url: Some("http://localhost:8080/idp".into()),
+                ..Default::default()
+            },
+            "public_url",
+        ),
+        (
+            RawSettings {
+                log_format: Some("xml".into()),
+                ..Default::default()
+            },
+            "log_format",
+        ),
+        (
+            RawSettings {
+                database_url: Some("mysql://x".into()),
+                ..Default::default()
+            },
+            "database_url",
+        ),
+        (
+            RawSettings {
+                sqlite_synchronous: Some("sometimes".into()),
+                ..Default::default()
+            },
+            "sqlite_synchronous",
+        ),
+        (
+            RawSettings {
+                listen: Some("localhost".into()),
+                ..Default::default()
+            },
+            "listen",
+        ),
+        (
+            RawSettings {
+                config_file: Some(write_toml(dir.path(), "listen = 8080\n")),
+                ..Default::default()
+            },
+            "config",
+        ),
+        (
+            RawSettings {
+                config_file: Some(dir.path().join("missing.toml")),
+                ..Default::default()
+            },
+            "config",
+        ),
     ];
     for (raw, setting) in cases {
         let err = Config::load(raw).expect_err(setting).to_string();
         assert!(err.contains(setting), "{setting}: {err}");
     }
     let unknown = write_toml(dir.path(), "data_dri = \"x\"\n");
-    let err = Config::load(RawSettings { config_file: Some(unknown), ..Default::default() })
-        .expect_err("unknown key")
-        .to_string();
+    let err = Config::load(RawSettings {
+        config_file: Some(unknown),
+        ..Default::default()
+    })
+    .expect_err("unknown key")
+    .to_string();
     assert!(err.contains("data_dri"), "{err}");
 }
 
@@ -72,14 +129,26 @@ async fn the_binary_refuses_bad_settings_and_a_foreign_master_key() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("log_format") && stderr.contains("TENANTRY_LOG_FORMAT"), "{stderr}");
+    assert!(
+        stderr.contains("log_format") && stderr.contains("TENANTRY_LOG_FORMAT"),
+        "{stderr}"
+    );
 
-    let out = env.command().args(["--public-url", "localhost"]).arg("migrate").output().expect("run");
+    let out = env
+        .command()
+        .args(["--public-url", "localhost"])
+        .arg("migrate")
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("public_url"));
 
     let ok = env.command().arg("migrate").output().expect("run");
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let out = env
         .command()
         .env("TENANTRY_MASTER_KEY", "00".repeat(32))
@@ -101,7 +170,11 @@ async fn sqlite_creates_a_private_master_key_and_postgres_demands_one() {
         .arg("migrate")
         .output()
         .expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta = std::fs::metadata(dir.path().join("master.key")).expect("key file");
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
 

@@ -7,21 +7,43 @@ use axum::http::{Request, StatusCode};
 #[tokio::test]
 async fn readyz_fails_when_the_database_is_gone() {
     let app = test_app().await;
-    assert_eq!(app.get("localhost:8080", "/healthz").await.status, StatusCode::OK);
-    assert_eq!(app.get("localhost:8080", "/readyz").await.status, StatusCode::OK);
+    assert_eq!(
+        app.get("localhost:8080", "/healthz").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("localhost:8080", "/readyz").await.status,
+        StatusCode::OK
+    );
     app.core.store.close().await;
     let r = app.get("localhost:8080", "/readyz").await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     // The process itself is still up.
-    assert_eq!(app.get("localhost:8080", "/healthz").await.status, StatusCode::OK);
+    assert_eq!(
+        app.get("localhost:8080", "/healthz").await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
 async fn health_answers_on_any_host() {
     let app = test_app().await;
-    for host in ["localhost", "127.0.0.1:8080", "nobody.localhost", "evil.example"] {
-        assert_eq!(app.get(host, "/healthz").await.status, StatusCode::OK, "{host}");
-        assert_eq!(app.get(host, "/metrics").await.status, StatusCode::OK, "{host}");
+    for host in [
+        "localhost",
+        "127.0.0.1:8080",
+        "nobody.localhost",
+        "evil.example",
+    ] {
+        assert_eq!(
+            app.get(host, "/healthz").await.status,
+            StatusCode::OK,
+            "{host}"
+        );
+        assert_eq!(
+            app.get(host, "/metrics").await.status,
+            StatusCode::OK,
+            "{host}"
+        );
     }
 }
 
@@ -31,20 +53,36 @@ async fn metrics_use_route_templates_and_tenant_kinds_never_names() {
     app.msp("acme", "boss@acme.example").await;
     app.customer("globex", "acme", "Globex").await;
     app.get("globex-acme.localhost:8080", "/").await;
-    app.get("globex-acme.localhost:8080", "/enroll/tnt_enr_secret-token").await;
+    app.get("globex-acme.localhost:8080", "/enroll/tnt_enr_secret-token")
+        .await;
     app.get("hooli-acme.localhost:8080", "/").await;
     let m = app.get("localhost", "/metrics").await;
     assert_eq!(m.status, StatusCode::OK);
-    assert!(m.headers["content-type"].to_str().unwrap_or("").starts_with("text/plain"));
+    assert!(m.headers["content-type"]
+        .to_str()
+        .unwrap_or("")
+        .starts_with("text/plain"));
     let text = m.body;
     assert!(
-        text.contains(r#"tenantry_http_requests_total{route="/",status="200",tenant_kind="customer"} 1"#),
+        text.contains(
+            r#"tenantry_http_requests_total{route="/",status="200",tenant_kind="customer"} 1"#
+        ),
         "{text}"
     );
-    assert!(text.contains(r#"status="404",tenant_kind="unknown""#), "{text}");
+    assert!(
+        text.contains(r#"status="404",tenant_kind="unknown""#),
+        "{text}"
+    );
     assert!(text.contains("tenantry_http_request_duration_seconds_bucket"));
     assert!(text.contains("tenantry_db_pool_connections{state=\"open\"}"));
-    for secret in ["globex", "acme", "hooli", "tnt_enr_", "secret-token", "localhost"] {
+    for secret in [
+        "globex",
+        "acme",
+        "hooli",
+        "tnt_enr_",
+        "secret-token",
+        "localhost",
+    ] {
         assert!(!text.contains(secret), "metrics leak {secret}: {text}");
     }
 }
@@ -62,7 +100,10 @@ async fn request_ids_are_echoed_when_sane_and_made_otherwise() {
     let r = app.request(req("abc-DEF_123")).await;
     assert_eq!(r.headers["x-request-id"], "abc-DEF_123");
     let r = app.request(req("bad id with spaces")).await;
-    let made = r.headers["x-request-id"].to_str().expect("ascii").to_string();
+    let made = r.headers["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
     assert!(made != "bad id with spaces" && !made.is_empty() && made.len() <= 64);
     let r = app.request(req(&"a".repeat(65))).await;
     assert_ne!(r.headers["x-request-id"], "a".repeat(65).as_str());

@@ -4,7 +4,9 @@ use crate::support::test_app;
 use std::path::Path;
 
 fn names(dir: &str) -> Vec<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dir);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(dir);
     let mut v: Vec<String> = std::fs::read_dir(&path)
         .expect("migrations dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
@@ -21,7 +23,11 @@ fn both_backends_have_the_same_migrations() {
     assert_eq!(sqlite, postgres);
     for (i, name) in sqlite.iter().enumerate() {
         let number: usize = name[..4].parse().expect("NNNN_ prefix");
-        assert_eq!(number, i + 1, "numbers run 0001, 0002, ... without gaps: {name}");
+        assert_eq!(
+            number,
+            i + 1,
+            "numbers run 0001, 0002, ... without gaps: {name}"
+        );
         assert!(name.ends_with(".sql"));
     }
 }

@@ -7,7 +7,11 @@ use std::process::{Child, Stdio};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A minimal HTTP/1.1 GET over any stream; returns the whole response text.
-async fn get<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut s: S, host: &str, path: &str) -> String {
+async fn get<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut s: S,
+    host: &str,
+    path: &str,
+) -> String {
     let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.expect("write");
     let mut buf = Vec::new();
@@ -19,19 +23,34 @@ async fn get<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut s: S, 
 async fn serve_answers_on_a_real_socket_and_shuts_down_gracefully() {
     let app = test_app().await;
     app.msp("acme", "boss@acme.example").await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(tenantry::app::serve(listener, app.state.clone(), async {
         let _ = stopped.await;
     }));
-    let r = get(tokio::net::TcpStream::connect(addr).await.expect("connect"), "acme.localhost", "/").await;
+    let r = get(
+        tokio::net::TcpStream::connect(addr).await.expect("connect"),
+        "acme.localhost",
+        "/",
+    )
+    .await;
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
-    let r = get(tokio::net::TcpStream::connect(addr).await.expect("connect"), "nope.localhost", "/").await;
+    let r = get(
+        tokio::net::TcpStream::connect(addr).await.expect("connect"),
+        "nope.localhost",
+        "/",
+    )
+    .await;
     assert!(r.starts_with("HTTP/1.1 404"), "{r}");
     stop.send(()).expect("signal");
     server.await.expect("join").expect("clean shutdown");
-    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "listener closed");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "listener closed"
+    );
 }
 
 /// Start the binary and wait for its "listening" log line; returns the child and address.
@@ -44,7 +63,11 @@ fn start(env: &TestEnv, args: &[&str]) -> (Child, String, std::sync::mpsc::Recei
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    let stderr = child.stderr.take().expect("stderr");
+    let Some(stderr) = child.stderr.take() else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("no stderr");
+    };
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -54,12 +77,17 @@ fn start(env: &TestEnv, args: &[&str]) -> (Child, String, std::sync::mpsc::Recei
         }
     });
     loop {
-        let line = rx
-            .recv_timeout(std::time::Duration::from_secs(60))
-            .expect("the server logs 'listening'");
+        let line = match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(line) => line,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the server never logged 'listening': {e}");
+            }
+        };
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
             if v["message"] == "listening" {
-                let addr = v["addr"].as_str().expect("addr").to_string();
+                let addr = v["addr"].as_str().unwrap_or_default().to_string();
                 return (child, addr, rx);
             }
         }
@@ -73,7 +101,10 @@ fn terminate(child: Child) -> (bool, String) {
         .expect("kill");
     assert!(status.success());
     let out = child.wait_with_output().expect("wait");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[tokio::test]
@@ -81,7 +112,14 @@ async fn the_binary_serves_json_logs_and_stops_on_sigterm() {
     let env = TestEnv::new().await;
     let (child, addr, rx) = start(&env, &["serve", "--listen", "127.0.0.1:0"]);
     let port = addr.rsplit(':').next().expect("port").to_string();
-    let r = get(tokio::net::TcpStream::connect(&addr).await.expect("connect"), "localhost", "/readyz").await;
+    let r = get(
+        tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect"),
+        "localhost",
+        "/readyz",
+    )
+    .await;
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
     let (clean, _) = terminate(child);
     assert!(clean, "exit 0 after SIGTERM");
@@ -99,9 +137,17 @@ async fn the_binary_serves_json_logs_and_stops_on_sigterm() {
 #[tokio::test]
 async fn serve_tls_uses_the_development_certificates() {
     let env = TestEnv::new().await;
-    let made = env.command().args(["msp", "create", "acme", "--admin-email", "a@acme.example"]).output().expect("msp");
+    let made = env
+        .command()
+        .args(["msp", "create", "acme", "--admin-email", "a@acme.example"])
+        .output()
+        .expect("msp");
     assert!(made.status.success());
-    let made = env.command().args(["tenant", "create", "globex", "--msp", "acme"]).output().expect("customer");
+    let made = env
+        .command()
+        .args(["tenant", "create", "globex", "--msp", "acme"])
+        .output()
+        .expect("customer");
     assert!(made.status.success());
     let certs = env.dir.path().join("certs");
     let out = env
@@ -110,23 +156,44 @@ async fn serve_tls_uses_the_development_certificates() {
         .arg(&certs)
         .output()
         .expect("certs dev");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     // The wildcard, the bare host, and every tenant by name (TLS clients refuse a wildcard
     // directly under a one-label domain such as `localhost`).
     assert_eq!(
         printed["names"],
-        serde_json::json!(["*.localhost", "localhost", "acme.localhost", "globex-acme.localhost"])
+        serde_json::json!([
+            "*.localhost",
+            "localhost",
+            "acme.localhost",
+            "globex-acme.localhost"
+        ])
     );
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(certs.join("tls-key.pem")).expect("key").permissions().mode();
+    let mode = std::fs::metadata(certs.join("tls-key.pem"))
+        .expect("key")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o077, 0, "private key readable by others");
 
     let cert = certs.join("tls.pem").display().to_string();
     let key = certs.join("tls-key.pem").display().to_string();
     let (child, addr, _rx) = start(
         &env,
-        &["serve", "--listen", "127.0.0.1:0", "--tls", "--tls-cert", &cert, "--tls-key", &key],
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls",
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+        ],
     );
 
     let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
@@ -139,16 +206,24 @@ async fn serve_tls_uses_the_development_certificates() {
         .with_root_certificates(roots)
         .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
-    let tcp = tokio::net::TcpStream::connect(&addr).await.expect("connect");
-    let name = tokio_rustls::rustls::pki_types::ServerName::try_from("globex-acme.localhost").expect("name");
-    let tls = connector.connect(name, tcp).await.expect("TLS handshake verifies against the dev CA");
+    let tcp = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from("globex-acme.localhost")
+        .expect("name");
+    let tls = connector
+        .connect(name, tcp)
+        .await
+        .expect("TLS handshake verifies against the dev CA");
     let r = get(tls, "globex-acme.localhost", "/healthz").await;
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
     let (clean, _) = terminate(child);
     assert!(clean);
 }
 
-fn rustls_pemfile_certs(pem: &[u8]) -> Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>> {
+fn rustls_pemfile_certs(
+    pem: &[u8],
+) -> Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>> {
     use tokio_rustls::rustls::pki_types::pem::PemObject;
     tokio_rustls::rustls::pki_types::CertificateDer::pem_slice_iter(pem)
         .map(|c| c.expect("pem"))
@@ -160,7 +235,14 @@ async fn demo_is_idempotent_and_reissues_links() {
     let env = TestEnv::new().await;
     let (child, addr, _rx) = start(&env, &["demo", "--listen", "127.0.0.1:0"]);
     let port = addr.rsplit(':').next().expect("port").to_string();
-    let r = get(tokio::net::TcpStream::connect(&addr).await.expect("connect"), "globex-acme.localhost", "/").await;
+    let r = get(
+        tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect"),
+        "globex-acme.localhost",
+        "/",
+    )
+    .await;
     assert!(r.contains("Globex Corporation"), "{r}");
     let (clean, first) = terminate(child);
     assert!(clean);
@@ -171,15 +253,31 @@ async fn demo_is_idempotent_and_reissues_links() {
     let second: serde_json::Value = serde_json::from_str(&second).expect("demo prints JSON");
 
     let tenants = |v: &serde_json::Value| -> Vec<String> {
-        v["tenants"].as_array().expect("tenants").iter().map(|t| t["name"].as_str().unwrap_or("").to_string()).collect()
+        v["tenants"]
+            .as_array()
+            .expect("tenants")
+            .iter()
+            .map(|t| t["name"].as_str().unwrap_or("").to_string())
+            .collect()
     };
     assert_eq!(tenants(&first), vec!["acme", "globex-acme", "initech-acme"]);
     assert_eq!(tenants(&first), tenants(&second));
     let globex = |v: &serde_json::Value| v["tenants"][1].clone();
     assert_eq!(globex(&first)["networks"].as_array().map(Vec::len), Some(3));
-    assert_eq!(globex(&second)["networks"].as_array().map(Vec::len), Some(3));
-    assert!(globex(&first)["issuer"].as_str().unwrap_or("").ends_with(&format!(".localhost:{port}")));
-    let link = |v: &serde_json::Value| globex(v)["admins"][0]["enrolment_url"].as_str().unwrap_or("").to_string();
+    assert_eq!(
+        globex(&second)["networks"].as_array().map(Vec::len),
+        Some(3)
+    );
+    assert!(globex(&first)["issuer"]
+        .as_str()
+        .unwrap_or("")
+        .ends_with(&format!(".localhost:{port}")));
+    let link = |v: &serde_json::Value| {
+        globex(v)["admins"][0]["enrolment_url"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
     assert!(link(&first).contains("/enroll/tnt_enr_"));
     assert_ne!(link(&first), link(&second), "a re-run issues fresh links");
 
@@ -193,6 +291,14 @@ async fn demo_is_idempotent_and_reissues_links() {
     .expect("open");
     let t = core.find_tenant("globex-acme").await.expect("tenant");
     let token = |l: String| l.rsplit('/').next().unwrap_or("").to_string();
-    assert!(core.enrolment_user(&t, &token(link(&first))).await.expect("lookup").is_none());
-    assert!(core.enrolment_user(&t, &token(link(&second))).await.expect("lookup").is_some());
+    assert!(core
+        .enrolment_user(&t, &token(link(&first)))
+        .await
+        .expect("lookup")
+        .is_none());
+    assert!(core
+        .enrolment_user(&t, &token(link(&second)))
+        .await
+        .expect("lookup")
+        .is_some());
 }

@@ -20,24 +20,47 @@ async fn the_same_email_lives_in_two_tenants_but_once_per_tenant() {
     app.customer("initech", "acme", "Initech").await;
     let a = app
         .core
-        .add_admin("globex-acme", admin("pat@example.com", Some(OrgAccess::Full), vec![]), &Actor::cli())
+        .add_admin(
+            "globex-acme",
+            admin("pat@example.com", Some(OrgAccess::Full), vec![]),
+            &Actor::cli(),
+        )
         .await
         .expect("first tenant");
     let b = app
         .core
-        .add_admin("initech-acme", admin("pat@example.com", Some(OrgAccess::ReadOnly), vec![]), &Actor::cli())
+        .add_admin(
+            "initech-acme",
+            admin("pat@example.com", Some(OrgAccess::ReadOnly), vec![]),
+            &Actor::cli(),
+        )
         .await
         .expect("second tenant");
     assert_ne!(a.user_id, b.user_id);
     // The MSP's own admin's e-mail is free in a customer too.
     app.core
-        .add_admin("globex-acme", admin("boss@acme.example", Some(OrgAccess::None), vec![Grant { target: Target::Tag("x".into()), access: NetworkAccess::MonitorOnly }]), &Actor::cli())
+        .add_admin(
+            "globex-acme",
+            admin(
+                "boss@acme.example",
+                Some(OrgAccess::None),
+                vec![Grant {
+                    target: Target::Tag("x".into()),
+                    access: NetworkAccess::MonitorOnly,
+                }],
+            ),
+            &Actor::cli(),
+        )
         .await
         .expect("msp admin's e-mail in a customer");
 
     let again = app
         .core
-        .add_admin("globex-acme", admin("PAT@Example.com", Some(OrgAccess::Full), vec![]), &Actor::cli())
+        .add_admin(
+            "globex-acme",
+            admin("PAT@Example.com", Some(OrgAccess::Full), vec![]),
+            &Actor::cli(),
+        )
         .await;
     match again {
         Err(Error::Conflict { code, message }) => {
@@ -68,15 +91,55 @@ async fn admin_grants_are_checked_against_the_tenant() {
 
     let foreign = app
         .core
-        .add_admin("globex-acme", admin("a@x.example", None, vec![grant(Target::Network(other_net.id.clone()), NetworkAccess::Full)]), &Actor::cli())
+        .add_admin(
+            "globex-acme",
+            admin(
+                "a@x.example",
+                None,
+                vec![grant(
+                    Target::Network(other_net.id.clone()),
+                    NetworkAccess::Full,
+                )],
+            ),
+            &Actor::cli(),
+        )
         .await;
-    assert!(matches!(foreign, Err(Error::Invalid { code: "unknown_network", .. })), "{foreign:?}");
+    assert!(
+        matches!(
+            foreign,
+            Err(Error::Invalid {
+                code: "unknown_network",
+                ..
+            })
+        ),
+        "{foreign:?}"
+    );
 
     let port_missing = app
         .core
-        .add_admin("globex-acme", admin("a@x.example", None, vec![grant(Target::Network(net.id.clone()), NetworkAccess::Port("lobby".into()))]), &Actor::cli())
+        .add_admin(
+            "globex-acme",
+            admin(
+                "a@x.example",
+                None,
+                vec![grant(
+                    Target::Network(net.id.clone()),
+                    NetworkAccess::Port("lobby".into()),
+                )],
+            ),
+            &Actor::cli(),
+        )
         .await;
-    assert!(matches!(port_missing, Err(Error::Invalid { code: "unknown_port_privilege", .. })), "{port_missing:?}");
+    assert!(
+        matches!(
+            port_missing,
+            Err(Error::Invalid {
+                code: "unknown_port_privilege",
+                ..
+            })
+        ),
+        "{port_missing:?}"
+    );
 
     app.core
         .add_port_privilege("globex-acme", &net.id, "lobby", true, &Actor::cli())
@@ -84,18 +147,52 @@ async fn admin_grants_are_checked_against_the_tenant() {
         .expect("port privilege");
     let port_on_tag = app
         .core
-        .add_admin("globex-acme", admin("a@x.example", None, vec![grant(Target::Tag("hq".into()), NetworkAccess::Port("lobby".into()))]), &Actor::cli())
+        .add_admin(
+            "globex-acme",
+            admin(
+                "a@x.example",
+                None,
+                vec![grant(
+                    Target::Tag("hq".into()),
+                    NetworkAccess::Port("lobby".into()),
+                )],
+            ),
+            &Actor::cli(),
+        )
         .await;
-    assert!(matches!(port_on_tag, Err(Error::Invalid { code: "invalid_grant", .. })), "{port_on_tag:?}");
+    assert!(
+        matches!(
+            port_on_tag,
+            Err(Error::Invalid {
+                code: "invalid_grant",
+                ..
+            })
+        ),
+        "{port_on_tag:?}"
+    );
 
     let ok = app
         .core
-        .add_admin("globex-acme", admin("a@x.example", None, vec![grant(Target::Network(net.id.clone()), NetworkAccess::Port("lobby".into()))]), &Actor::cli())
+        .add_admin(
+            "globex-acme",
+            admin(
+                "a@x.example",
+                None,
+                vec![grant(
+                    Target::Network(net.id.clone()),
+                    NetworkAccess::Port("lobby".into()),
+                )],
+            ),
+            &Actor::cli(),
+        )
         .await
         .expect("valid port grant");
     assert_eq!(ok.org_access, OrgAccess::None);
     assert_eq!(ok.grants[0].access, "port:lobby");
-    assert!(AdminSpec::new("a@x.example", None, None, vec![]).is_err(), "no access at all");
+    assert!(
+        AdminSpec::new("a@x.example", None, None, vec![]).is_err(),
+        "no access at all"
+    );
 }
 
 async fn tables(app: &TestApp) -> Vec<(String, Vec<String>)> {
@@ -207,8 +304,14 @@ async fn deleting_a_customer_leaves_no_row_behind() {
                     "it@example.com",
                     Some(OrgAccess::ReadOnly),
                     vec![
-                        Grant { target: Target::Network(n.id.clone()), access: NetworkAccess::Full },
-                        Grant { target: Target::Tag("east".into()), access: NetworkAccess::Installer },
+                        Grant {
+                            target: Target::Network(n.id.clone()),
+                            access: NetworkAccess::Full,
+                        },
+                        Grant {
+                            target: Target::Tag("east".into()),
+                            access: NetworkAccess::Installer,
+                        },
                     ],
                 ),
                 &actor,
@@ -223,11 +326,18 @@ async fn deleting_a_customer_leaves_no_row_behind() {
     // Every tenant-owned table is keyed by tenant id first.
     for (table, cols) in tables(&app).await {
         if !GLOBAL_TABLES.contains(&table.as_str()) {
-            assert_eq!(cols.first().map(String::as_str), Some("tenant_id"), "{table}: {cols:?}");
+            assert_eq!(
+                cols.first().map(String::as_str),
+                Some("tenant_id"),
+                "{table}: {cols:?}"
+            );
         }
     }
     let before = rows_mentioning(&app, &gid).await;
-    assert!(before.len() >= 12, "the fixture should touch most tables: {before:?}");
+    assert!(
+        before.len() >= 12,
+        "the fixture should touch most tables: {before:?}"
+    );
 
     let deleted = app
         .core
@@ -245,22 +355,43 @@ async fn deleting_a_customer_leaves_no_row_behind() {
     // The deletion is in the MSP's chain, and the chain still verifies.
     let mut conn = app.core.store.conn().await.expect("conn");
     let acme_id = tenantry::ids::TenantId(acme.tenant.id.clone());
-    let entries = tenantry::store::audit::entries(&mut conn, &acme_id).await.expect("entries");
-    assert!(entries.iter().any(|e| e.action == "customer.delete" && e.target == "tenant:globex-acme"));
-    assert_eq!(audit::verify(&mut conn, &acme_id).await.expect("verify"), None);
+    let entries = tenantry::store::audit::entries(&mut conn, &acme_id)
+        .await
+        .expect("entries");
+    assert!(entries
+        .iter()
+        .any(|e| e.action == "customer.delete" && e.target == "tenant:globex-acme"));
+    assert_eq!(
+        audit::verify(&mut conn, &acme_id).await.expect("verify"),
+        None
+    );
     drop(conn);
 
     // The name is quarantined, until purged.
     let again = app
         .core
         .create_customer(
-            tenantry::core::tenants::NewTenant { name: "globex", display_name: None, admin_email: None },
+            tenantry::core::tenants::NewTenant {
+                name: "globex",
+                display_name: None,
+                admin_email: None,
+            },
             "acme",
             &actor,
         )
         .await;
-    assert!(matches!(again, Err(Error::Conflict { code: "name_quarantined", .. })), "{again:?}");
-    app.clock.advance(tenantry::core::tenants::QUARANTINE_SECONDS + 1);
+    assert!(
+        matches!(
+            again,
+            Err(Error::Conflict {
+                code: "name_quarantined",
+                ..
+            })
+        ),
+        "{again:?}"
+    );
+    app.clock
+        .advance(tenantry::core::tenants::QUARANTINE_SECONDS + 1);
     app.customer("globex", "acme", "Globex again").await;
 }
 
@@ -271,7 +402,16 @@ async fn an_msp_with_customers_is_deleted_only_with_cascade() {
     let globex = app.customer("globex", "acme", "Globex").await;
     let other = app.msp("umbrella", "boss@umbrella.example").await;
     let refused = app.core.delete_tenant("acme", false, &Actor::cli()).await;
-    assert!(matches!(refused, Err(Error::Conflict { code: "has_customers", .. })), "{refused:?}");
+    assert!(
+        matches!(
+            refused,
+            Err(Error::Conflict {
+                code: "has_customers",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
     assert!(rows_mentioning(&app, &globex.tenant.id).await.len() > 1);
 
     let deleted = app
@@ -279,14 +419,18 @@ async fn an_msp_with_customers_is_deleted_only_with_cascade() {
         .delete_tenant("acme", true, &Actor::cli())
         .await
         .expect("cascade");
-    assert_eq!(deleted.deleted, vec!["globex-acme".to_string(), "acme".to_string()]);
+    assert_eq!(
+        deleted.deleted,
+        vec!["globex-acme".to_string(), "acme".to_string()]
+    );
     assert!(rows_mentioning(&app, &acme.tenant.id).await.is_empty());
     assert!(rows_mentioning(&app, &globex.tenant.id).await.is_empty());
     assert!(!rows_mentioning(&app, &other.tenant.id).await.is_empty());
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM server_audit WHERE action = 'tenant.delete'")
-        .fetch_one(app.core.store.pool())
-        .await
-        .expect("server audit");
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM server_audit WHERE action = 'tenant.delete'")
+            .fetch_one(app.core.store.pool())
+            .await
+            .expect("server audit");
     assert_eq!(n, 2);
 }
 
@@ -297,29 +441,67 @@ async fn names_collide_and_reserved_words_are_refused() {
     let dup = app
         .core
         .create_msp(
-            tenantry::core::tenants::NewTenant { name: "acme", display_name: None, admin_email: Some("x@y.example") },
+            tenantry::core::tenants::NewTenant {
+                name: "acme",
+                display_name: None,
+                admin_email: Some("x@y.example"),
+            },
             &Actor::cli(),
         )
         .await;
-    assert!(matches!(dup, Err(Error::Conflict { code: "name_taken", .. })), "{dup:?}");
+    assert!(
+        matches!(
+            dup,
+            Err(Error::Conflict {
+                code: "name_taken",
+                ..
+            })
+        ),
+        "{dup:?}"
+    );
     let standalone = app
         .core
         .create_standalone(
-            tenantry::core::tenants::NewTenant { name: "acme", display_name: None, admin_email: Some("x@y.example") },
+            tenantry::core::tenants::NewTenant {
+                name: "acme",
+                display_name: None,
+                admin_email: Some("x@y.example"),
+            },
             &Actor::cli(),
         )
         .await;
-    assert!(matches!(standalone, Err(Error::Conflict { code: "name_taken", .. })), "{standalone:?}");
-    for (customer, msp, code) in [("www", "acme", "reserved_name"), ("globex", "portal", "reserved_name"), ("Globex", "acme", "invalid_name"), ("globex-", "acme", "invalid_name")] {
+    assert!(
+        matches!(
+            standalone,
+            Err(Error::Conflict {
+                code: "name_taken",
+                ..
+            })
+        ),
+        "{standalone:?}"
+    );
+    for (customer, msp, code) in [
+        ("www", "acme", "reserved_name"),
+        ("globex", "portal", "reserved_name"),
+        ("Globex", "acme", "invalid_name"),
+        ("globex-", "acme", "invalid_name"),
+    ] {
         let r = app
             .core
             .create_customer(
-                tenantry::core::tenants::NewTenant { name: customer, display_name: None, admin_email: None },
+                tenantry::core::tenants::NewTenant {
+                    name: customer,
+                    display_name: None,
+                    admin_email: None,
+                },
                 msp,
                 &Actor::cli(),
             )
             .await;
-        assert!(matches!(&r, Err(Error::Invalid { code: c, .. }) if *c == code), "{customer}-{msp}: {r:?}");
+        assert!(
+            matches!(&r, Err(Error::Invalid { code: c, .. }) if *c == code),
+            "{customer}-{msp}: {r:?}"
+        );
     }
 }
 
@@ -333,7 +515,9 @@ async fn the_audit_chain_detects_tampering() {
         .expect("network");
     let id = tenantry::ids::TenantId(acme.tenant.id.clone());
     let mut conn = app.core.store.conn().await.expect("conn");
-    let entries = tenantry::store::audit::entries(&mut conn, &id).await.expect("entries");
+    let entries = tenantry::store::audit::entries(&mut conn, &id)
+        .await
+        .expect("entries");
     assert!(entries.len() >= 3);
     assert_eq!(entries[0].seq, 1);
     assert_eq!(audit::verify(&mut conn, &id).await.expect("verify"), None);
@@ -342,5 +526,8 @@ async fn the_audit_chain_detects_tampering() {
         .execute(&mut *conn)
         .await
         .expect("tamper");
-    assert_eq!(audit::verify(&mut conn, &id).await.expect("verify"), Some(2));
+    assert_eq!(
+        audit::verify(&mut conn, &id).await.expect("verify"),
+        Some(2)
+    );
 }

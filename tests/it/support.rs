@@ -107,6 +107,11 @@ pub async fn test_app() -> TestApp {
     let core = app::open(&env.config(), public, shared)
         .await
         .expect("open core");
+    assert_eq!(
+        core.store.backend() == tenantry::store::Backend::Postgres,
+        pg_base().is_some(),
+        "the test runs on the backend it was asked for"
+    );
     let state = AppState::new(core.clone());
     TestApp {
         env,
@@ -130,12 +135,7 @@ impl TestApp {
             .expect("router answers");
         let status = resp.status();
         let headers = resp.headers().clone();
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
         Reply {
             status,
             headers,

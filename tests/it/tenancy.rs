@@ -37,7 +37,11 @@ async fn two_tenants_resolved_by_host_and_unknown_hosts_refused() {
         assert_eq!(r.body, unknown.body, "host {host:?}");
     }
     for word in ["acme", "globex", "initech", "hooli", "tenant"] {
-        assert!(!unknown.body.to_lowercase().contains(word), "{}", unknown.body);
+        assert!(
+            !unknown.body.to_lowercase().contains(word),
+            "{}",
+            unknown.body
+        );
     }
 
     // The bare base host gets a neutral landing page and nothing else.
