@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod health;
 mod migrations;
+mod privileges;
 mod server;
 mod store;
 mod tenancy;

@@ -1,0 +1,2 @@
+//! Placeholder; the privilege engine's benchmarks land here.
+fn main() {}

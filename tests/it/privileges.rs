@@ -1,0 +1,1 @@
+//! Privilege engine tests: privilege-cases.json and properties.
