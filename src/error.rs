@@ -19,6 +19,12 @@ pub enum Error {
     /// Bad input; `code` names the problem.
     #[error("{message}")]
     Invalid { code: &'static str, message: String },
+    /// No credentials, or credentials that are not valid here.
+    #[error("{message}")]
+    Unauthenticated { code: &'static str, message: String },
+    /// `If-Match` names a version that is no longer current.
+    #[error("the resource changed since it was read (If-Match does not match)")]
+    Stale,
     /// Anything else. The text is for logs only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -58,7 +64,9 @@ impl Error {
             Error::NotFound => "not_found",
             Error::Conflict { code, .. }
             | Error::Forbidden { code, .. }
-            | Error::Invalid { code, .. } => code,
+            | Error::Invalid { code, .. }
+            | Error::Unauthenticated { code, .. } => code,
+            Error::Stale => "precondition_failed",
             Error::Internal(_) => "internal",
         }
     }

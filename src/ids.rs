@@ -56,6 +56,8 @@ id_type!(DelegationId, "del_");
 id_type!(MappingId, "map_");
 id_type!(EnrolmentId, "enr_");
 id_type!(AuditId, "aud_");
+id_type!(SigningKeyId, "sig_");
+id_type!(ApiKeyId, "apk_");
 
 /// A fresh credential string: a type prefix (security.md) and 32 random bytes, base64url.
 pub fn credential(prefix: &str) -> String {

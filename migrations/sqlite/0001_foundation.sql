@@ -173,22 +173,32 @@ CREATE TABLE msp_identities (
 );
 CREATE INDEX msp_identities_by_msp_user ON msp_identities (msp_tenant_id, msp_user_id);
 
--- Directory group or federation claim value -> privilege bundle (or, on an MSP tenant,
--- an MSP role and scope).
+-- A named role mapping: a privilege bundle (or, on an MSP tenant, an MSP role and scope),
+-- selected by directory groups (by SCIM group id or display name) or federation claim values.
 CREATE TABLE role_mappings (
     tenant_id  TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     id         TEXT NOT NULL,
-    source     TEXT NOT NULL CHECK (source IN ('group', 'claim')),
-    claim      TEXT NOT NULL DEFAULT '',
-    value      TEXT NOT NULL,
+    name       TEXT NOT NULL,
     bundle     TEXT NOT NULL DEFAULT '{}',
     msp_role   TEXT,
     msp_scope  TEXT,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     PRIMARY KEY (tenant_id, id),
-    UNIQUE (tenant_id, source, claim, value)
+    UNIQUE (tenant_id, name)
 );
+
+-- kind: group_id, group_name or claim (claim names the claim or SAML attribute).
+CREATE TABLE role_mapping_selectors (
+    tenant_id  TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    mapping_id TEXT NOT NULL,
+    kind       TEXT NOT NULL CHECK (kind IN ('group_id', 'group_name', 'claim')),
+    claim      TEXT NOT NULL DEFAULT '',
+    value      TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, kind, claim, value),
+    FOREIGN KEY (tenant_id, mapping_id) REFERENCES role_mappings (tenant_id, id) ON DELETE CASCADE
+);
+CREATE INDEX role_mapping_selectors_by_mapping ON role_mapping_selectors (tenant_id, mapping_id);
 
 -- Passkey enrolment links: only the keyed hash of the token is stored.
 CREATE TABLE enrolment_links (

@@ -1,9 +1,35 @@
-//! The privilege vocabulary of privileges.md: org access levels, network accesses and
-//! grant targets, parsed and validated. PURE: no async, no sqlx, no axum. The engine that
-//! combines grants into effective privileges arrives with the privileges issue.
+//! The privilege engine of privileges.md (the spec: /work/shared/spec/privileges.md).
+//!
+//! This file holds the vocabulary: org access levels, network accesses and grant targets,
+//! parsed and validated. The submodules combine grants into effective privileges:
+//!
+//! - `model`: the organization as the engine sees it (networks, tags, port privileges),
+//!   with the tag index built once;
+//! - `sources`: the bundles an admin's privileges come from ("Where grants come from");
+//! - `capabilities`: what each access carries (the "Capabilities" table);
+//! - `engine`: `effective` and the `Effective` answer ("Combining");
+//! - `rules`: who may grant what and who may unlock whom (rules 5 and 6);
+//! - `explain`: which grants produce a capability.
+//!
+//! PURE: no async, no sqlx, no axum, no tokio, no I/O, no clock (time comes in as unix
+//! seconds). Nothing here panics.
 
-use serde::{Deserialize, Serialize};
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
+
+pub mod capabilities;
+pub mod engine;
+pub mod explain;
+pub mod model;
+pub mod rules;
+pub mod sources;
+
+pub use capabilities::{all_capabilities, NETWORK_CAPABILITIES, ORG_CAPABILITIES};
+pub use engine::{effective, Effective};
+pub use explain::{explain, Explanation, Reason};
+pub use model::{NetworkDef, OrgModel, PortPrivilegeDef};
+pub use rules::{may_grant, may_grant_org_access, may_unlock};
+pub use sources::{AdminInput, Bundle, DelegationInput, MappedRole, MspRoleInput, Source};
 
 /// `none` < `read-only` < `full`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -65,6 +91,20 @@ impl NetworkAccess {
     }
 }
 
+impl Serialize for NetworkAccess {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for NetworkAccess {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        NetworkAccess::parse(&s)
+            .ok_or_else(|| de::Error::custom(format!("unknown network access '{s}'")))
+    }
+}
+
 impl fmt::Display for NetworkAccess {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -101,6 +141,19 @@ impl Target {
     }
 }
 
+impl Serialize for Target {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Target {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Target::parse(&s).ok_or_else(|| de::Error::custom(format!("unknown grant target '{s}'")))
+    }
+}
+
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -111,10 +164,29 @@ impl fmt::Display for Target {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A network grant; serialized as `{"target": "tag:branch", "access": "full"}` and
+/// displayed as `tag:branch=full` (the CLI's and the audit log's form).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Grant {
     pub target: Target,
     pub access: NetworkAccess,
+}
+
+impl Grant {
+    /// `TARGET=ACCESS`, e.g. `tag:branch=full` or `network:n1=port:lobby`.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (target, access) = s.split_once('=')?;
+        Some(Grant {
+            target: Target::parse(target)?,
+            access: NetworkAccess::parse(access)?,
+        })
+    }
+}
+
+impl fmt::Display for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.target, self.access)
+    }
 }
 
 fn valid_word(s: &str) -> bool {
@@ -157,5 +229,32 @@ mod tests {
             Some(Target::Tag("east_1".into()))
         );
         assert_eq!(Target::parse("network:"), None);
+        let g = Grant::parse("network:n1=port:lobby");
+        assert_eq!(
+            g,
+            Some(Grant {
+                target: Target::Network("n1".into()),
+                access: NetworkAccess::Port("lobby".into()),
+            })
+        );
+        assert_eq!(
+            g.map(|g| g.to_string()).as_deref(),
+            Some("network:n1=port:lobby")
+        );
+        assert_eq!(Grant::parse("tag:branch"), None);
+    }
+
+    #[test]
+    fn serde_uses_the_string_forms() {
+        let g = Grant {
+            target: Target::Tag("branch".into()),
+            access: NetworkAccess::MonitorOnly,
+        };
+        let json = serde_json::to_string(&g).unwrap_or_default();
+        assert_eq!(json, r#"{"target":"tag:branch","access":"monitor-only"}"#);
+        let back: Grant = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, g);
+        assert!(serde_json::from_str::<Grant>(r#"{"target":"tag:B","access":"full"}"#).is_err());
+        assert!(serde_json::from_str::<Grant>(r#"{"target":"all","access":"owner"}"#).is_err());
     }
 }

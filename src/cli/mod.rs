@@ -3,6 +3,7 @@
 //! errors go to stderr as one readable line, with a non-zero exit.
 
 mod admins;
+mod apikeys;
 mod certs;
 mod demo;
 mod networks;
@@ -89,6 +90,12 @@ pub enum Command {
     /// Admins of a tenant.
     #[command(subcommand)]
     Admin(admins::AdminCommand),
+    /// Admin API keys.
+    #[command(subcommand)]
+    Apikey(apikeys::ApiKeyCommand),
+    /// The tenant audit log.
+    #[command(subcommand)]
+    Audit(apikeys::AuditCommand),
     /// Development certificates.
     #[command(subcommand)]
     Certs(certs::CertsCommand),
@@ -190,6 +197,8 @@ async fn run(command: Command, config: Config) -> Result<(), Error> {
         Command::Tenant(cmd) => tenants::run_tenant(&open(&config).await?, cmd).await,
         Command::Network(cmd) => networks::run(&open(&config).await?, cmd).await,
         Command::Admin(cmd) => admins::run(&open(&config).await?, cmd).await,
+        Command::Apikey(cmd) => apikeys::run_apikey(&open(&config).await?, cmd).await,
+        Command::Audit(cmd) => apikeys::run_audit(&open(&config).await?, cmd).await,
         Command::Certs(cmd) => {
             let names = match open(&config).await {
                 Ok(core) => core

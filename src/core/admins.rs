@@ -135,13 +135,12 @@ impl Core {
         actor: &Actor,
     ) -> Result<CreatedAdmin> {
         let tenant = self.find_tenant(tenant_name).await?;
-        let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         if !tenant_rows::bump_version(&mut tx, &tenant.id).await? {
             return Err(Error::NotFound);
         }
         let created = self
-            .insert_admin(&mut tx, &tenant, &spec, None, actor, now)
+            .insert_admin(&mut tx, &tenant, &spec, None, actor, None)
             .await?;
         tx.commit().await.map_err(store::db)?;
         self.tenants.invalidate();
@@ -157,8 +156,9 @@ impl Core {
         spec: &AdminSpec,
         msp_role: Option<&str>,
         actor: &Actor,
-        now: i64,
+        request_id: Option<&str>,
     ) -> Result<CreatedAdmin> {
+        let now = self.clock.now();
         let email_norm = normalise_email(&spec.email);
         if rows::find_user_by_email(tx, &tenant.id, &email_norm)
             .await?
@@ -208,7 +208,7 @@ impl Core {
         if let Some(role) = msp_role {
             rows::insert_staff_role(tx, &tenant.id, &user, role, true, now).await?;
         }
-        audit::append(
+        audit::append(&self.keys,
             tx,
             &tenant.id,
             actor,
@@ -224,7 +224,7 @@ impl Core {
                 })),
             },
             now,
-            None,
+            request_id,
         )
         .await?;
         let (url, expires) = self.issue_enrolment_link(tx, tenant, &user, now).await?;
@@ -328,6 +328,7 @@ impl Core {
                 .issue_enrolment_link(&mut tx, tenant, &user, now)
                 .await?;
             audit::append(
+                &self.keys,
                 &mut tx,
                 &tenant.id,
                 actor,
@@ -360,7 +361,7 @@ fn email_in_use(email: &str, tenant: &str) -> Error {
 
 /// Network targets must name a network of this tenant; a port privilege must target one
 /// network directly, and that network must define it (privileges.md "Levels").
-async fn check_grants(conn: &mut Conn, tenant: &Tenant, grants: &[Grant]) -> Result<()> {
+pub(crate) async fn check_grants(conn: &mut Conn, tenant: &Tenant, grants: &[Grant]) -> Result<()> {
     for g in grants {
         if let Target::Network(id) = &g.target {
             if !net_rows::exists(conn, &tenant.id, id).await? {

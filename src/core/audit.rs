@@ -2,14 +2,22 @@
 //!
 //! Entry hash = SHA-256(previous hash ‖ canonical JSON of a fixed field list). The JSON is
 //! canonical in the RFC 8785 sense for the values we write (objects with sorted ASCII
-//! keys, strings, integers, null), which serde_json's sorted maps produce. Checkpoints
-//! signed with the audit key arrive with the admin API issue.
+//! keys, strings, integers, null), which serde_json's sorted maps produce. Every 100
+//! entries, or when the newest checkpoint is 10 minutes old, (seq, hash) is signed with
+//! the tenant's audit key and written both to `audit_checkpoints` and to the log, so rows
+//! deleted after the last checkpoint are still detectable.
 
+use super::keys;
+use super::secrets::MasterKey;
 use crate::error::Result;
 use crate::ids::TenantId;
 use crate::store::{audit as rows, Conn};
+use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+
+pub const CHECKPOINT_EVERY: i64 = 100;
+pub const CHECKPOINT_SECONDS: i64 = 600;
 
 /// Who did it: a user id (or `cli` for the server's own command line), and for MSP users
 /// acting in a customer, from which MSP.
@@ -61,8 +69,13 @@ fn hash_entry(prev_hash: &str, e: &rows::EntryRow) -> String {
     hex::encode(h.finalize())
 }
 
+fn checkpoint_message(tenant: &TenantId, seq: i64, hash: &str) -> Vec<u8> {
+    format!("tenantry audit checkpoint v1\n{tenant}\n{seq}\n{hash}").into_bytes()
+}
+
 /// Append one entry to the tenant's chain, inside the caller's transaction.
 pub async fn append(
+    keys: &MasterKey,
     conn: &mut Conn,
     tenant: &TenantId,
     actor: &Actor,
@@ -87,17 +100,137 @@ pub async fn append(
     };
     entry.hash = hash_entry(&prev_hash, &entry);
     rows::insert_entry(conn, tenant, &entry).await?;
+    let due = match rows::last_checkpoint(conn, tenant).await? {
+        _ if seq % CHECKPOINT_EVERY == 0 => true,
+        Some((_, at)) => now - at >= CHECKPOINT_SECONDS,
+        None => false,
+    };
+    if due {
+        checkpoint(keys, conn, tenant, seq, &entry.hash, now).await?;
+    }
     Ok(seq)
 }
 
-/// Re-hash the whole chain; `Ok(None)` when intact, else the first broken seq.
-pub async fn verify(conn: &mut Conn, tenant: &TenantId) -> Result<Option<i64>> {
+/// Sign (seq, hash) with the tenant's audit key; store it and write it to the log.
+pub async fn checkpoint(
+    keys: &MasterKey,
+    conn: &mut Conn,
+    tenant: &TenantId,
+    seq: i64,
+    hash: &str,
+    now: i64,
+) -> Result<()> {
+    let signer = keys::audit_signer(keys, conn, tenant, now).await?;
+    let signature = signer.sign(&checkpoint_message(tenant, seq, hash));
+    rows::insert_checkpoint(
+        conn,
+        tenant,
+        &rows::CheckpointRow {
+            seq,
+            hash: hash.to_string(),
+            key_id: signer.key_id.clone(),
+            signature: signature.clone(),
+            at: now,
+        },
+    )
+    .await?;
+    tracing::info!(target: "tenantry::audit_checkpoint", tenant = %tenant, seq, hash, key_id = %signer.key_id, signature = %signature, "audit checkpoint");
+    Ok(())
+}
+
+/// What verification found.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Verification {
+    pub intact: bool,
+    pub entries: i64,
+    pub checkpoints: i64,
+    /// The first entry (or checkpoint) seq at which the chain is broken.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_broken_seq: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// Re-hash the whole chain, check every checkpoint's signature and that the chain still
+/// reaches the newest checkpoint and the head.
+pub async fn verify(conn: &mut Conn, tenant: &TenantId) -> Result<Verification> {
+    let entries = rows::entries(conn, tenant).await?;
+    let checkpoints = rows::checkpoints(conn, tenant).await?;
+    let report = |seq: Option<i64>, problem: Option<String>| Verification {
+        intact: seq.is_none(),
+        entries: entries.len() as i64,
+        checkpoints: checkpoints.len() as i64,
+        first_broken_seq: seq,
+        problem,
+    };
     let mut prev = rows::GENESIS.to_string();
-    for (expected_seq, e) in (1..).zip(rows::entries(conn, tenant).await?) {
-        if e.seq != expected_seq || e.prev_hash != prev || hash_entry(&prev, &e) != e.hash {
-            return Ok(Some(e.seq));
+    let mut hashes = std::collections::HashMap::new();
+    for (expected_seq, e) in (1..).zip(entries.iter()) {
+        if e.seq != expected_seq {
+            return Ok(report(
+                Some(expected_seq),
+                Some(format!("entry {expected_seq} is missing")),
+            ));
         }
-        prev = e.hash;
+        if e.prev_hash != prev || hash_entry(&prev, e) != e.hash {
+            return Ok(report(
+                Some(e.seq),
+                Some(format!("entry {} does not match its hash", e.seq)),
+            ));
+        }
+        prev = e.hash.clone();
+        hashes.insert(e.seq, e.hash.clone());
     }
-    Ok(None)
+    for c in &checkpoints {
+        let signed = keys::verify(
+            conn,
+            tenant,
+            &c.key_id,
+            &checkpoint_message(tenant, c.seq, &c.hash),
+            &c.signature,
+        )
+        .await?;
+        if !signed {
+            return Ok(report(
+                Some(c.seq),
+                Some(format!("checkpoint {} has a bad signature", c.seq)),
+            ));
+        }
+        match hashes.get(&c.seq) {
+            Some(h) if *h == c.hash => {}
+            Some(_) => {
+                return Ok(report(
+                    Some(c.seq),
+                    Some(format!("entry {} differs from its checkpoint", c.seq)),
+                ))
+            }
+            None => {
+                let first_missing = entries.len() as i64 + 1;
+                return Ok(report(
+                    Some(first_missing),
+                    Some(format!(
+                        "entries from {first_missing} to checkpoint {} were removed",
+                        c.seq
+                    )),
+                ));
+            }
+        }
+    }
+    let last = entries.last().map(|e| (e.seq, e.hash.clone()));
+    match (rows::head(conn, tenant).await?, last) {
+        (None, None) => {}
+        (Some((seq, hash)), Some((last_seq, last_hash)))
+            if seq == last_seq && hash == last_hash => {}
+        (Some((seq, _)), last) => {
+            let first_missing = last.map(|(s, _)| s + 1).unwrap_or(1);
+            return Ok(report(
+                Some(first_missing.min(seq)),
+                Some(format!(
+                    "the chain head is at {seq} but the entries end before it"
+                )),
+            ));
+        }
+        (None, Some(_)) => return Ok(report(Some(1), Some("the chain head is missing".into()))),
+    }
+    Ok(report(None, None))
 }

@@ -5,9 +5,18 @@
 //! one transaction whose first statement re-checks (and version-bumps) the tenant.
 
 pub mod admins;
+pub mod apikeys;
 pub mod audit;
+pub mod delegations;
+pub mod insight;
+pub mod keys;
+pub mod manage;
+pub mod mappings;
 pub mod networks;
+pub mod privileges;
 pub mod secrets;
+pub mod settings;
+pub mod staff;
 pub mod tenants;
 
 use crate::clock::SharedClock;

@@ -22,6 +22,7 @@ const KEY_CHECK_META: &str = "master_key_check";
 #[derive(Clone)]
 pub struct MasterKey {
     hash_key: [u8; 32],
+    seal_key: [u8; 32],
     check: String,
 }
 
@@ -61,6 +62,7 @@ impl MasterKey {
     pub fn from_bytes(key: [u8; 32]) -> Self {
         MasterKey {
             hash_key: hmac(&key, &[b"tenantry credential hash v1"]),
+            seal_key: hmac(&key, &[b"tenantry sealing key v1"]),
             check: hex::encode(&hmac(&key, &[b"tenantry key check v1"])[..16]),
         }
     }
@@ -121,6 +123,77 @@ impl MasterKey {
             .as_bytes()
             .ct_eq(stored.as_bytes())
             .into()
+    }
+}
+
+/// What a sealed value is bound to: a row copied to another tenant, table, row or purpose
+/// does not open (security.md "Secrets at rest").
+pub struct SealContext<'a> {
+    pub tenant: &'a str,
+    pub table: &'a str,
+    pub row: &'a str,
+    pub purpose: &'a str,
+}
+
+impl SealContext<'_> {
+    fn aad(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for part in [self.tenant, self.table, self.row, self.purpose] {
+            out.extend_from_slice(&(part.len() as u64).to_be_bytes());
+            out.extend_from_slice(part.as_bytes());
+        }
+        out
+    }
+}
+
+impl MasterKey {
+    fn aead(&self) -> Result<ring::aead::LessSafeKey> {
+        ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, &self.seal_key)
+            .map(ring::aead::LessSafeKey::new)
+            .map_err(|_| Error::internal("AEAD key"))
+    }
+
+    /// AES-256-GCM with a random nonce; base64(nonce ‖ ciphertext ‖ tag).
+    pub fn seal(&self, ctx: &SealContext<'_>, plaintext: &[u8]) -> Result<String> {
+        use ring::rand::SecureRandom;
+        let mut nonce = [0u8; 12];
+        ring::rand::SystemRandom::new()
+            .fill(&mut nonce)
+            .map_err(|_| Error::internal("random nonce"))?;
+        let mut buf = plaintext.to_vec();
+        self.aead()?
+            .seal_in_place_append_tag(
+                ring::aead::Nonce::assume_unique_for_key(nonce),
+                ring::aead::Aad::from(ctx.aad()),
+                &mut buf,
+            )
+            .map_err(|_| Error::internal("seal"))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&buf);
+        Ok(base64::engine::general_purpose::STANDARD.encode(out))
+    }
+
+    pub fn open(&self, ctx: &SealContext<'_>, sealed: &str) -> Result<Vec<u8>> {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(sealed)
+            .map_err(|_| Error::internal("sealed value is not base64"))?;
+        if raw.len() < 12 + 16 {
+            return Err(Error::internal("sealed value too short"));
+        }
+        let (nonce, rest) = raw.split_at(12);
+        let nonce: [u8; 12] = nonce
+            .try_into()
+            .map_err(|_| Error::internal("sealed nonce"))?;
+        let mut buf = rest.to_vec();
+        let plain = self
+            .aead()?
+            .open_in_place(
+                ring::aead::Nonce::assume_unique_for_key(nonce),
+                ring::aead::Aad::from(ctx.aad()),
+                &mut buf,
+            )
+            .map_err(|_| Error::internal("sealed value does not open with this key and context"))?;
+        Ok(plain.to_vec())
     }
 }
 

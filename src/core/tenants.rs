@@ -3,6 +3,7 @@
 
 use super::admins::{AdminSpec, CreatedAdmin};
 use super::audit::{self, Actor, Change};
+use super::secrets::MasterKey;
 use super::{Core, Error, Result};
 use crate::authz::OrgAccess;
 use crate::clock::rfc3339;
@@ -203,6 +204,7 @@ impl Core {
         .await?;
         let after = json!({"id": tenant.id, "name": tenant.name, "kind": kind.as_str()});
         audit::append(
+            &self.keys,
             &mut tx,
             &tenant.id,
             actor,
@@ -218,6 +220,7 @@ impl Core {
         .await?;
         if let Some(m) = msp {
             audit::append(
+                &self.keys,
                 &mut tx,
                 &m.id,
                 actor,
@@ -236,7 +239,7 @@ impl Core {
             Some(spec) => {
                 let role = (kind == TenantKind::Msp).then_some("super-user");
                 Some(
-                    self.insert_admin(&mut tx, &tenant, &spec, role, actor, now)
+                    self.insert_admin(&mut tx, &tenant, &spec, role, actor, None)
                         .await?,
                 )
             }
@@ -297,7 +300,16 @@ impl Core {
             }
             for c in customers {
                 // The MSP's own chain goes with it, so these land in the server audit.
-                delete_one(&mut tx, &TenantId(c.id), &c.name, None, actor, now).await?;
+                delete_one(
+                    &self.keys,
+                    &mut tx,
+                    &TenantId(c.id),
+                    &c.name,
+                    None,
+                    actor,
+                    now,
+                )
+                .await?;
                 deleted.push(c.name);
             }
         }
@@ -306,6 +318,7 @@ impl Core {
             _ => None,
         };
         if !delete_one(
+            &self.keys,
             &mut tx,
             &tenant.id,
             &tenant.name,
@@ -349,6 +362,7 @@ impl Core {
 /// Delete one tenant row (everything it owns cascades), quarantine its name, and record the
 /// deletion in the parent MSP's chain, or in the server audit when there is none.
 async fn delete_one(
+    keys: &MasterKey,
     tx: &mut Tx,
     id: &TenantId,
     name: &str,
@@ -364,6 +378,7 @@ async fn delete_one(
     match parent {
         Some(msp) => {
             audit::append(
+                keys,
                 tx,
                 msp,
                 actor,

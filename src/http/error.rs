@@ -37,6 +37,24 @@ impl IntoResponse for ApiError {
             Error::Conflict { code, message } => error_body(StatusCode::CONFLICT, code, message),
             Error::Forbidden { code, message } => error_body(StatusCode::FORBIDDEN, code, message),
             Error::Invalid { code, message } => error_body(StatusCode::BAD_REQUEST, code, message),
+            Error::Stale => error_body(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                "The resource changed since you read it; fetch it again and retry.",
+            ),
+            Error::Unauthenticated { code, message } => {
+                let mut resp = error_body(StatusCode::UNAUTHORIZED, code, message);
+                let challenge = if *code == "missing_credentials" {
+                    "Bearer realm=\"tenantry\"".to_string()
+                } else {
+                    format!("Bearer realm=\"tenantry\", error=\"{code}\"")
+                };
+                if let Ok(v) = axum::http::HeaderValue::from_str(&challenge) {
+                    resp.headers_mut()
+                        .insert(axum::http::header::WWW_AUTHENTICATE, v);
+                }
+                resp
+            }
             Error::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 error_body(

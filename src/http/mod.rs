@@ -1,7 +1,10 @@
 //! HTTP: the error type, the request pipeline, health/readiness/metrics, and the neutral
 //! pages. Handlers are thin: they take the tenant, call core, and map the result.
 
+pub mod api;
 pub mod error;
+pub mod extract;
+pub mod idempotency;
 pub mod metrics;
 pub mod middleware;
 
@@ -20,6 +23,7 @@ pub fn routes() -> Router<AppState> {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/", get(home))
+        .merge(api::routes())
         .fallback(not_found)
 }
 

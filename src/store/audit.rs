@@ -110,3 +110,94 @@ pub async fn insert_server_entry(
     .map_err(db)?;
     Ok(())
 }
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CheckpointRow {
+    pub seq: i64,
+    pub hash: String,
+    pub key_id: String,
+    pub signature: String,
+    pub at: i64,
+}
+
+pub async fn insert_checkpoint(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    c: &CheckpointRow,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_checkpoints (tenant_id, seq, hash, key_id, signature, at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(tenant.as_str())
+    .bind(c.seq)
+    .bind(&c.hash)
+    .bind(&c.key_id)
+    .bind(&c.signature)
+    .bind(c.at)
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+pub async fn checkpoints(conn: &mut Conn, tenant: &TenantId) -> Result<Vec<CheckpointRow>> {
+    sqlx::query_as(
+        "SELECT seq, hash, key_id, signature, at FROM audit_checkpoints WHERE tenant_id = $1 ORDER BY seq",
+    )
+    .bind(tenant.as_str())
+    .fetch_all(conn)
+    .await
+    .map_err(db)
+}
+
+/// (seq, at) of the newest checkpoint.
+pub async fn last_checkpoint(conn: &mut Conn, tenant: &TenantId) -> Result<Option<(i64, i64)>> {
+    sqlx::query_as(
+        "SELECT seq, at FROM audit_checkpoints WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(tenant.as_str())
+    .fetch_optional(conn)
+    .await
+    .map_err(db)
+}
+
+/// The head row: (seq, hash) of the newest entry.
+pub async fn head(conn: &mut Conn, tenant: &TenantId) -> Result<Option<(i64, String)>> {
+    sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
+        .bind(tenant.as_str())
+        .fetch_optional(conn)
+        .await
+        .map_err(db)
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct EntryFilter {
+    pub actor: Option<String>,
+    pub msp_only: bool,
+    pub since: Option<i64>,
+    /// Entries with seq below this (pagination, newest first).
+    pub before_seq: Option<i64>,
+    pub limit: i64,
+}
+
+/// Entries newest first, filtered.
+pub async fn search(conn: &mut Conn, tenant: &TenantId, f: &EntryFilter) -> Result<Vec<EntryRow>> {
+    sqlx::query_as(
+        "SELECT seq, at, actor, actor_msp, actor_msp_user, action, target, before_state, \
+         after_state, request_id, prev_hash, hash FROM audit_log WHERE tenant_id = $1 \
+         AND ($2 IS NULL OR actor = $2 OR actor_msp_user = $2) \
+         AND ($3 = 0 OR actor_msp IS NOT NULL) \
+         AND ($4 IS NULL OR at >= $4) \
+         AND ($5 IS NULL OR seq < $5) \
+         ORDER BY seq DESC LIMIT $6",
+    )
+    .bind(tenant.as_str())
+    .bind(&f.actor)
+    .bind(i64::from(f.msp_only))
+    .bind(f.since)
+    .bind(f.before_seq)
+    .bind(f.limit)
+    .fetch_all(conn)
+    .await
+    .map_err(db)
+}

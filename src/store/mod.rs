@@ -7,8 +7,14 @@
 //! structs (convention 6). Unique-index violations become `Error::Conflict` here, in
 //! [`conflict_or`], and nowhere else (convention 5). Must not import core, http or axum.
 
+pub mod apikeys;
 pub mod audit;
+pub mod delegations;
+pub mod keys;
+pub mod mappings;
 pub mod networks;
+pub mod privileges;
+pub mod staff;
 pub mod tenants;
 pub mod users;
 

@@ -136,3 +136,113 @@ pub async fn port_privilege_exists(
     .map_err(db)?;
     Ok(row.is_some())
 }
+
+pub async fn get(conn: &mut Conn, tenant: &TenantId, id: &str) -> Result<Option<NetworkRow>> {
+    sqlx::query_as("SELECT id, name, created_at FROM networks WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.as_str())
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .map_err(db)
+}
+
+pub async fn rename(conn: &mut Conn, tenant: &TenantId, id: &str, name: &str) -> Result<()> {
+    sqlx::query("UPDATE networks SET name = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.as_str())
+        .bind(id)
+        .bind(name)
+        .execute(conn)
+        .await
+        .map_err(|e| {
+            conflict_or(
+                e,
+                "name_taken",
+                format!("a network named '{name}' already exists"),
+            )
+        })?;
+    Ok(())
+}
+
+pub async fn tags_of(conn: &mut Conn, tenant: &TenantId, id: &str) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT tag FROM network_tags WHERE tenant_id = $1 AND network_id = $2 ORDER BY tag",
+    )
+    .bind(tenant.as_str())
+    .bind(id)
+    .fetch_all(conn)
+    .await
+    .map_err(db)?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+pub async fn clear_tags(conn: &mut Conn, tenant: &TenantId, id: &str) -> Result<()> {
+    sqlx::query("DELETE FROM network_tags WHERE tenant_id = $1 AND network_id = $2")
+        .bind(tenant.as_str())
+        .bind(id)
+        .execute(conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+pub async fn delete(conn: &mut Conn, tenant: &TenantId, id: &str) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM networks WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.as_str())
+        .bind(id)
+        .execute(conn)
+        .await
+        .map_err(db)?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PortPrivilegeRow {
+    pub name: String,
+    pub port_tags: String,
+    pub allow_capture: i64,
+    pub created_at: i64,
+}
+
+pub async fn port_privileges_of(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    network: &str,
+) -> Result<Vec<PortPrivilegeRow>> {
+    sqlx::query_as(
+        "SELECT name, port_tags, allow_capture, created_at FROM port_privileges \
+         WHERE tenant_id = $1 AND network_id = $2 ORDER BY name",
+    )
+    .bind(tenant.as_str())
+    .bind(network)
+    .fetch_all(conn)
+    .await
+    .map_err(db)
+}
+
+/// Remove a port privilege and every grant of it (the engine would ignore them anyway).
+pub async fn delete_port_privilege(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    network: &str,
+    name: &str,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "DELETE FROM port_privileges WHERE tenant_id = $1 AND network_id = $2 AND name = $3",
+    )
+    .bind(tenant.as_str())
+    .bind(network)
+    .bind(name)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    sqlx::query(
+        "DELETE FROM admin_grants WHERE tenant_id = $1 AND network_id = $2 AND access = $3",
+    )
+    .bind(tenant.as_str())
+    .bind(network)
+    .bind(format!("port:{name}"))
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(done.rows_affected() == 1)
+}

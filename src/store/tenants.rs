@@ -165,3 +165,27 @@ pub async fn fingerprint(pool: &AnyPool) -> Result<(i64, i64)> {
             .map_err(db)?;
     Ok((global, row.0))
 }
+
+pub async fn settings(conn: &mut Conn, tenant: &TenantId) -> Result<Option<(String, String)>> {
+    sqlx::query_as("SELECT display_name, settings FROM tenants WHERE id = $1")
+        .bind(tenant.as_str())
+        .fetch_optional(conn)
+        .await
+        .map_err(db)
+}
+
+pub async fn set_settings(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    display_name: &str,
+    settings: &str,
+) -> Result<()> {
+    sqlx::query("UPDATE tenants SET display_name = $2, settings = $3 WHERE id = $1")
+        .bind(tenant.as_str())
+        .bind(display_name)
+        .bind(settings)
+        .execute(conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}

@@ -233,3 +233,180 @@ pub async fn enrolment_link_user(
     .map_err(db)?;
     Ok(row.map(|r| r.0))
 }
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FullUserRow {
+    pub id: String,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub status: String,
+    pub source: String,
+    pub failed_logins: i64,
+    pub locked_until: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub async fn user_by_id(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<FullUserRow>> {
+    sqlx::query_as(
+        "SELECT id, email, display_name, status, source, failed_logins, locked_until, created_at, updated_at \
+         FROM users WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant.as_str())
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+    .map_err(db)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MemberRow {
+    pub membership_id: String,
+    pub user_id: String,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub status: String,
+    pub locked_until: Option<i64>,
+    pub org_access: String,
+    pub org_roles: String,
+    pub enrolment: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Every admin membership of the tenant with its user, ordered by e-mail.
+pub async fn members(conn: &mut Conn, tenant: &TenantId) -> Result<Vec<MemberRow>> {
+    sqlx::query_as(
+        "SELECT m.id AS membership_id, u.id AS user_id, u.email, u.display_name, u.status, u.locked_until, \
+         m.org_access, m.org_roles, m.enrolment, m.created_at, m.updated_at \
+         FROM admin_memberships m JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.user_id \
+         WHERE m.tenant_id = $1 ORDER BY u.email_norm, m.id",
+    )
+    .bind(tenant.as_str())
+    .fetch_all(conn)
+    .await
+    .map_err(db)
+}
+
+pub async fn set_org_access(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    membership: &str,
+    access: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query("UPDATE admin_memberships SET org_access = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.as_str())
+        .bind(membership)
+        .bind(access)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+pub async fn touch_membership(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    membership: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query("UPDATE admin_memberships SET updated_at = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.as_str())
+        .bind(membership)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+pub async fn delete_grant(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    membership: &str,
+    target: &str,
+    access: &str,
+) -> Result<()> {
+    sqlx::query(
+        "DELETE FROM admin_grants WHERE tenant_id = $1 AND membership_id = $2 AND target = $3 AND access = $4",
+    )
+    .bind(tenant.as_str())
+    .bind(membership)
+    .bind(target)
+    .bind(access)
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+pub async fn delete_membership(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    membership: &str,
+) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM admin_memberships WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.as_str())
+        .bind(membership)
+        .execute(conn)
+        .await
+        .map_err(db)?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn delete_user(conn: &mut Conn, tenant: &TenantId, user: &str) -> Result<()> {
+    sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.as_str())
+        .bind(user)
+        .execute(conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+pub async fn unlock_user(conn: &mut Conn, tenant: &TenantId, user: &str, now: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE users SET failed_logins = 0, locked_until = NULL, updated_at = $3 WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant.as_str())
+    .bind(user)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Lock a user until `until` (the passkey issue's lockout policy calls this; tests too).
+pub async fn lock_user(conn: &mut Conn, tenant: &TenantId, user: &str, until: i64) -> Result<()> {
+    sqlx::query("UPDATE users SET locked_until = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.as_str())
+        .bind(user)
+        .bind(until)
+        .execute(conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+/// Unlocked admins holding org full through their own account (pending enrolment counts):
+/// privileges.md rule 4.
+pub async fn count_full_admins(conn: &mut Conn, tenant: &TenantId, now: i64) -> Result<i64> {
+    let row: (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM admin_memberships m JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.user_id \
+         WHERE m.tenant_id = $1 AND m.org_access = 'full' AND u.status = 'active' \
+         AND (u.locked_until IS NULL OR u.locked_until <= $2)",
+    )
+    .bind(tenant.as_str())
+    .bind(now)
+    .fetch_one(conn)
+    .await
+    .map_err(db)?;
+    Ok(row.0)
+}

@@ -130,6 +130,16 @@ impl TenantCache {
         Ok(snap.by_name.get(name).cloned())
     }
 
+    /// The tenant with this id, if any.
+    pub async fn by_id(&self, id: &TenantId) -> Result<Option<Arc<Tenant>>> {
+        let mut snap = self.current();
+        if self.needs_check(&snap) {
+            self.refresh().await?;
+            snap = self.current();
+        }
+        Ok(snap.by_name.values().find(|t| &t.id == id).cloned())
+    }
+
     async fn refresh(&self) -> Result<()> {
         let _guard = self.refresh.lock().await;
         let old = self.current();

@@ -4,11 +4,15 @@
 
 mod support;
 
+mod api;
 mod cli;
 mod config;
+mod delegations;
 mod health;
+mod mappings;
 mod migrations;
 mod privileges;
 mod server;
+mod staff;
 mod store;
 mod tenancy;

@@ -182,3 +182,89 @@ impl TestApp {
             .expect("create customer")
     }
 }
+
+/// An admin with an API key, for driving the admin API.
+pub struct Admin {
+    pub user_id: String,
+    pub id: String,
+    pub key: String,
+}
+
+impl TestApp {
+    /// A local admin of `tenant` with an API key.
+    pub async fn admin(
+        &self,
+        tenant: &str,
+        email: &str,
+        org: Option<tenantry::authz::OrgAccess>,
+        grants: Vec<tenantry::authz::Grant>,
+    ) -> Admin {
+        let spec = tenantry::core::admins::AdminSpec::new(email, None, org, grants).expect("spec");
+        let created = self
+            .core
+            .add_admin(tenant, spec, &Actor::cli())
+            .await
+            .expect("add admin");
+        self.key_for(tenant, &created.user_id, &created.membership_id)
+            .await
+    }
+
+    pub async fn key_for(&self, tenant: &str, user_id: &str, id: &str) -> Admin {
+        let t = self.core.find_tenant(tenant).await.expect("tenant");
+        let key = self
+            .core
+            .create_api_key(&t, user_id, "test", &Actor::cli())
+            .await
+            .expect("api key")
+            .key
+            .expect("secret shown once");
+        Admin {
+            user_id: user_id.to_string(),
+            id: id.to_string(),
+            key,
+        }
+    }
+
+    /// A request to the admin API; `body` is sent as JSON when given.
+    pub async fn api(
+        &self,
+        method: &str,
+        host: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value, HeaderMap) {
+        self.api_with(method, host, path, key, body, &[]).await
+    }
+
+    pub async fn api_with(
+        &self,
+        method: &str,
+        host: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, serde_json::Value, HeaderMap) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", host);
+        if let Some(k) = key {
+            req = req.header("authorization", format!("Bearer {k}"));
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .expect("request");
+        let r = self.request(req).await;
+        let json = serde_json::from_str(&r.body).unwrap_or(serde_json::Value::Null);
+        (r.status, json, r.headers)
+    }
+}

@@ -1,0 +1,199 @@
+//! Extractors of the admin API: the authenticated `Caller`, JSON bodies and query strings
+//! that answer bad input in the API's own error format (api.md), and ETag helpers.
+
+use super::error::ApiError;
+use super::middleware::{HostContext, RequestId};
+use crate::app::AppState;
+use crate::core::privileges::Principal;
+use crate::error::Error;
+use crate::tenancy::Tenant;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// An authenticated admin on a tenant host: `Authorization: Bearer tnt_ak_...`. Never a
+/// cookie (security.md). OIDC access tokens join here later.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub host: Arc<Tenant>,
+    pub principal: Principal,
+    pub request_id: Option<String>,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let host = match parts.extensions.get::<HostContext>() {
+            Some(HostContext::Tenant(t)) => t.clone(),
+            _ => return Err(ApiError::not_found()),
+        };
+        let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone());
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let token = match header {
+            None => {
+                return Err(ApiError(Error::Unauthenticated {
+                    code: "missing_credentials",
+                    message: "this API needs `Authorization: Bearer <API key>`".into(),
+                }))
+            }
+            Some(h) => match h.split_once(' ') {
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+                _ => {
+                    return Err(ApiError(Error::Unauthenticated {
+                        code: "invalid_request",
+                        message: "use the Bearer scheme".into(),
+                    }))
+                }
+            },
+        };
+        match state.core.authenticate_api_key(&host, token).await? {
+            Some(principal) => Ok(Caller {
+                host,
+                principal,
+                request_id,
+            }),
+            None => Err(ApiError(Error::Unauthenticated {
+                code: "invalid_token",
+                message: "the credentials are not valid for this organization".into(),
+            })),
+        }
+    }
+}
+
+/// A JSON body; unknown fields are refused (400 `unknown_field`), malformed JSON is
+/// 400 `invalid_json`.
+pub struct AppJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|_| {
+                ApiError(Error::invalid(
+                    "invalid_body",
+                    "the request body could not be read",
+                ))
+            })?;
+        parse_json(&bytes).map(AppJson).map_err(ApiError)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let text = e.to_string();
+        if text.starts_with("unknown field") {
+            Error::invalid("unknown_field", text)
+        } else {
+            Error::invalid(
+                "invalid_json",
+                format!("the body is not the JSON expected: {text}"),
+            )
+        }
+    })
+}
+
+/// A query string; bad values answer 400 `invalid_query`.
+pub struct AppQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for AppQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let q = parts.uri.query().unwrap_or_default();
+        serde_urlencoded_like(q).map(AppQuery).map_err(ApiError)
+    }
+}
+
+fn serde_urlencoded_like<T: DeserializeOwned>(q: &str) -> Result<T, Error> {
+    axum::extract::Query::<T>::try_from_uri(
+        &format!("/?{q}")
+            .parse()
+            .map_err(|_| Error::invalid("invalid_query", "bad query string"))?,
+    )
+    .map(|axum::extract::Query(v)| v)
+    .map_err(|e| Error::invalid("invalid_query", e.body_text()))
+}
+
+/// A strong ETag over a resource's JSON.
+pub fn etag_of(value: &serde_json::Value) -> String {
+    let digest = Sha256::digest(value.to_string().as_bytes());
+    format!("\"{}\"", hex::encode(&digest[..12]))
+}
+
+/// `If-Match` must name the current version when present.
+pub fn check_if_match(headers: &HeaderMap, current: &serde_json::Value) -> Result<(), Error> {
+    let Some(wanted) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) else {
+        return Ok(());
+    };
+    let etag = etag_of(current);
+    if wanted.trim() == "*"
+        || wanted
+            .split(',')
+            .any(|w| w.trim().trim_start_matches("W/") == etag)
+    {
+        Ok(())
+    } else {
+        Err(Error::Stale)
+    }
+}
+
+/// A resource response with its ETag.
+pub fn resource(status: StatusCode, value: serde_json::Value) -> Response {
+    let etag = etag_of(&value);
+    let mut resp = (status, axum::Json(value)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    resp
+}
+
+/// `{"items": [...], "next_cursor": ...}` over an already ordered list, with an opaque
+/// cursor (the index of the next item) and a limit of at most 500.
+pub fn paginate<T: serde::Serialize>(
+    items: Vec<T>,
+    limit: Option<u32>,
+    cursor: Option<&str>,
+) -> Result<serde_json::Value, Error> {
+    use base64::Engine;
+    let limit = limit.unwrap_or(50);
+    if limit == 0 || limit > 500 {
+        return Err(Error::invalid(
+            "invalid_limit",
+            "limit must be between 1 and 500",
+        ));
+    }
+    let start = match cursor {
+        None | Some("") => 0usize,
+        Some(c) => base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(c)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.strip_prefix("i:").and_then(|n| n.parse().ok()))
+            .ok_or_else(|| {
+                Error::invalid("invalid_cursor", "the cursor is not one this API issued")
+            })?,
+    };
+    let total = items.len();
+    let end = (start + limit as usize).min(total);
+    let page: Vec<T> = items
+        .into_iter()
+        .skip(start)
+        .take(end.saturating_sub(start))
+        .collect();
+    let next = (end < total)
+        .then(|| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("i:{end}")));
+    Ok(serde_json::json!({ "items": page, "next_cursor": next }))
+}
