@@ -58,6 +58,7 @@ id_type!(EnrolmentId, "enr_");
 id_type!(AuditId, "aud_");
 id_type!(SigningKeyId, "sig_");
 id_type!(ApiKeyId, "apk_");
+id_type!(SessionId, "ses_");
 
 /// A fresh credential string: a type prefix (security.md) and 32 random bytes, base64url.
 pub fn credential(prefix: &str) -> String {

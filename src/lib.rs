@@ -12,7 +12,7 @@
 //!
 //! # Which module may import which
 //!
-//! - `authz`, `tenancy::names`, `config`, `clock`, `ids`, `error`: pure, nothing async.
+//! - `authz`, `tenancy::names`, `config`, `clock`, `ids`, `jws`, `error`: pure, nothing async.
 //! - `store`: sqlx only; never core, http or axum.
 //! - `core`: store, authz, tenancy; never http or axum.
 //! - `http`, `cli`, and the protocol adapters to come (`oidc`, `saml`, `scim`, `webauthn`,
@@ -28,5 +28,7 @@ pub mod core;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod jws;
+pub mod oidc;
 pub mod store;
 pub mod tenancy;

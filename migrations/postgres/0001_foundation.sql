@@ -115,11 +115,12 @@ CREATE TABLE admin_grants (
     FOREIGN KEY (tenant_id, network_id) REFERENCES networks (tenant_id, id) ON DELETE CASCADE
 );
 
--- MSP staff roles (tenant_id is the MSP); scope_all = 1 covers every customer.
+-- MSP staff roles (tenant_id is the MSP); scope_all = 1 covers every customer. A
+-- 'technician' is staff without an MSP role: it reaches customers only through delegations.
 CREATE TABLE msp_staff_roles (
     tenant_id  TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     user_id    TEXT NOT NULL,
-    role       TEXT NOT NULL CHECK (role IN ('super-user', 'network-admin', 'observer', 'installer', 'helpdesk')),
+    role       TEXT NOT NULL CHECK (role IN ('super-user', 'network-admin', 'observer', 'installer', 'helpdesk', 'technician')),
     scope_all  BIGINT NOT NULL DEFAULT 1,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,

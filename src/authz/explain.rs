@@ -11,7 +11,8 @@
 use super::capabilities::{
     access_carries, org_access_carries, org_role_carries, port_defined, AccessRef, Chain, ORG_SCOPE,
 };
-use super::engine::{covers, effective};
+use super::compact::privileges;
+use super::engine::covers;
 use super::model::OrgModel;
 use super::sources::{active_bundles, Active, AdminInput, Source, HELPDESK};
 use super::{Grant, Target};
@@ -47,7 +48,9 @@ pub fn explain(
     scope: &str,
     capability: &str,
 ) -> Explanation {
-    let held = effective(org, admin, now).can(org, scope, capability);
+    // The same answer as `effective(..).can(..)` (a property test holds them together),
+    // without rendering the listing.
+    let held = privileges(org, admin, now).can(scope, capability);
     let mut reasons: Vec<Reason> = Vec::new();
     if held {
         for b in active_bundles(admin, now) {
@@ -159,5 +162,110 @@ fn honoured(grant: &Grant, id: &str, tags: &[String], org: &OrgModel) -> bool {
             matches!(grant.target, Target::Network(_)) && port_defined(org.network(id), name)
         }
         _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authz::testkit::{g, org, own, NOW};
+    use crate::authz::{Bundle, DelegationInput, MappedRole, MspRoleInput, OrgAccess};
+
+    #[test]
+    fn explain_names_every_source_and_grant() {
+        let o = org();
+        let admin = AdminInput {
+            own: Some(Bundle {
+                org_access: Some(OrgAccess::Full),
+                ..Default::default()
+            }),
+            msp_role: Some(MspRoleInput {
+                role: "helpdesk".into(),
+                in_scope: true,
+            }),
+            delegations: vec![DelegationInput {
+                id: "d-7".into(),
+                approved: true,
+                grants: vec![g("network:n1=port:lobby")],
+                ..Default::default()
+            }],
+            mapped_roles: vec![MappedRole {
+                name: "netadmins".into(),
+                bundle: Bundle {
+                    grants: vec![g("tag:branch=full"), g("tag:branch=full")],
+                    ..Default::default()
+                },
+            }],
+        };
+        let texts = |scope: &str, cap: &str| {
+            let why = explain(&o, &admin, NOW, scope, cap);
+            assert!(why.held, "{scope}:{cap}");
+            why.reasons.into_iter().map(|r| r.text).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            texts("n1", "network.config.edit"),
+            [
+                "full on n1 via org access full from own account",
+                "full on n1 via tag:branch from mapped role netadmins",
+            ]
+        );
+        assert_eq!(
+            texts("n1", "network.view"),
+            [
+                "full on n1 via org access full from own account",
+                "monitor-only on n1 via all networks from MSP role helpdesk",
+                "port:lobby on n1 via network:n1 from delegation d-7",
+                "full on n1 via tag:branch from mapped role netadmins",
+            ]
+        );
+        assert_eq!(
+            texts("org", "org.users.helpdesk"),
+            [
+                "org access full from own account",
+                "org role helpdesk from MSP role helpdesk",
+            ]
+        );
+        let why = explain(&o, &admin, NOW, "n1", "ports.lobby.manage");
+        let r = &why.reasons[1];
+        assert_eq!(r.source, Source::Delegation { id: "d-7".into() });
+        assert_eq!(
+            (r.grant.as_str(), r.access.as_str()),
+            ("network:n1=port:lobby", "port:lobby")
+        );
+        let why = explain(&o, &admin, NOW, "n2", "network.monitor");
+        let grants: Vec<_> = why.reasons.iter().map(|r| r.grant.as_str()).collect();
+        assert_eq!(
+            grants,
+            ["org_access=full", "all=monitor-only", "tag:branch=full"]
+        );
+        assert_eq!(
+            why.reasons[1].source,
+            Source::MspRole {
+                role: "helpdesk".into()
+            }
+        );
+        let json = serde_json::to_value(&why.reasons[2]).expect("serialize");
+        assert_eq!(
+            json["source"],
+            serde_json::json!({"kind": "mapped_role", "name": "netadmins"})
+        );
+    }
+
+    #[test]
+    fn explain_without_the_capability_has_no_reasons() {
+        let o = org();
+        let admin = own(OrgAccess::None, &["network:n1=monitor-only"]);
+        for (scope, cap) in [
+            ("n1", "network.config.view"),
+            ("n2", "network.view"),
+            ("n9", "network.view"),
+        ] {
+            let why = explain(&o, &admin, NOW, scope, cap);
+            assert!(!why.held && why.reasons.is_empty(), "{scope}:{cap}");
+        }
+        let why = explain(&o, &admin, NOW, "n1", "network.monitor");
+        assert_eq!(why.reasons.len(), 1);
+        assert_eq!(why.reasons[0].grant, "network:n1=monitor-only");
+        assert_eq!(why.reasons[0].source, Source::Own);
     }
 }

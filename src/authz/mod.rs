@@ -1,4 +1,5 @@
-//! The privilege engine of privileges.md (the spec: /work/shared/spec/privileges.md).
+//! The privilege engine of privileges.md (shared/spec/privileges.md beside the repository;
+//! its test vectors are tests/fixtures/privilege-cases.json).
 //!
 //! This file holds the vocabulary: org access levels, network accesses and grant targets,
 //! parsed and validated. The submodules combine grants into effective privileges:
@@ -7,7 +8,8 @@
 //!   with the tag index built once;
 //! - `sources`: the bundles an admin's privileges come from ("Where grants come from");
 //! - `capabilities`: what each access carries (the "Capabilities" table);
-//! - `engine`: `effective` and the `Effective` answer ("Combining");
+//! - `compact`: "Combining", evaluated into flat per-network arrays (`Privileges`);
+//! - `engine`: `effective` and the `Effective` answer, the listing form;
 //! - `rules`: who may grant what and who may unlock whom (rules 5 and 6);
 //! - `explain`: which grants produce a capability.
 //!
@@ -18,18 +20,25 @@ use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 pub mod capabilities;
+pub mod compact;
 pub mod engine;
 pub mod explain;
 pub mod model;
 pub mod rules;
 pub mod sources;
+#[cfg(test)]
+mod testkit;
 
-pub use capabilities::{all_capabilities, NETWORK_CAPABILITIES, ORG_CAPABILITIES};
+pub use capabilities::{all_capabilities, NETWORK_CAPABILITIES, ORG_CAPABILITIES, ORG_SCOPE};
+pub use compact::{privileges, Privileges};
 pub use engine::{effective, Effective};
 pub use explain::{explain, Explanation, Reason};
 pub use model::{NetworkDef, OrgModel, PortPrivilegeDef};
 pub use rules::{may_grant, may_grant_org_access, may_unlock};
-pub use sources::{AdminInput, Bundle, DelegationInput, MappedRole, MspRoleInput, Source};
+pub use sources::{
+    delegation_active, AdminInput, Bundle, DelegationInput, MappedRole, MspRoleInput, Source,
+    HELPDESK,
+};
 
 /// `none` < `read-only` < `full`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -52,7 +52,8 @@ impl OrgModel {
     }
 
     pub fn network(&self, id: &str) -> Option<&NetworkDef> {
-        self.position(id).map(|pos| &self.networks[pos].1)
+        let pos = self.position(id)?;
+        self.networks.get(pos).map(|(_, def)| def)
     }
 
     /// Network ids in byte order.
@@ -67,7 +68,9 @@ impl OrgModel {
 
     /// Ids of the networks carrying `tag`, in id order.
     pub fn networks_with_tag<'a>(&'a self, tag: &str) -> impl Iterator<Item = &'a String> {
-        self.tagged(tag).iter().map(|&pos| &self.networks[pos].0)
+        self.tagged(tag)
+            .iter()
+            .filter_map(|&pos| self.networks.get(pos).map(|(id, _)| id))
     }
 
     pub fn len(&self) -> usize {

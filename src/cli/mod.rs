@@ -5,6 +5,7 @@
 mod admins;
 mod apikeys;
 mod certs;
+mod clients;
 mod demo;
 mod networks;
 mod serve;
@@ -96,6 +97,9 @@ pub enum Command {
     /// The tenant audit log.
     #[command(subcommand)]
     Audit(apikeys::AuditCommand),
+    /// OAuth/OIDC clients of a tenant.
+    #[command(subcommand)]
+    Client(clients::ClientCommand),
     /// Development certificates.
     #[command(subcommand)]
     Certs(certs::CertsCommand),
@@ -198,6 +202,7 @@ async fn run(command: Command, config: Config) -> Result<(), Error> {
         Command::Network(cmd) => networks::run(&open(&config).await?, cmd).await,
         Command::Admin(cmd) => admins::run(&open(&config).await?, cmd).await,
         Command::Apikey(cmd) => apikeys::run_apikey(&open(&config).await?, cmd).await,
+        Command::Client(cmd) => clients::run(&open(&config).await?, cmd).await,
         Command::Audit(cmd) => apikeys::run_audit(&open(&config).await?, cmd).await,
         Command::Certs(cmd) => {
             let names = match open(&config).await {

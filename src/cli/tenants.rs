@@ -17,6 +17,14 @@ pub enum MspCommand {
         #[arg(long)]
         display_name: Option<String>,
     },
+    /// Offboard an MSP user everywhere: staff role, every delegation in every customer,
+    /// API keys and the MSP admin membership; prints what was revoked.
+    Offboard {
+        #[arg(long)]
+        msp: String,
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,6 +74,9 @@ pub async fn run_msp(core: &Core, cmd: MspCommand) -> Result<()> {
                 )
                 .await?;
             print_json(&created);
+        }
+        MspCommand::Offboard { msp, email } => {
+            print_json(&core.cli_offboard(&msp, &email).await?);
         }
     }
     Ok(())

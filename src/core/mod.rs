@@ -7,6 +7,7 @@
 pub mod admins;
 pub mod apikeys;
 pub mod audit;
+pub mod clients;
 pub mod delegations;
 pub mod insight;
 pub mod keys;
@@ -15,9 +16,12 @@ pub mod mappings;
 pub mod networks;
 pub mod privileges;
 pub mod secrets;
+pub mod sessions;
 pub mod settings;
+pub mod signing;
 pub mod staff;
 pub mod tenants;
+pub mod tokens;
 
 use crate::clock::SharedClock;
 use crate::config::PublicUrl;
@@ -35,6 +39,7 @@ pub struct Core {
     pub keys: Arc<secrets::MasterKey>,
     pub tenants: Arc<TenantCache>,
     pub public_url: PublicUrl,
+    pub key_cache: Arc<signing::KeyCache>,
 }
 
 impl Core {
@@ -51,6 +56,7 @@ impl Core {
             keys: Arc::new(keys),
             tenants,
             public_url,
+            key_cache: Arc::new(signing::KeyCache::default()),
         }
     }
 

@@ -10,7 +10,7 @@ use crate::tenancy::Tenant;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// New delegations start `pending` until a customer org-full admin approves.
@@ -36,16 +36,6 @@ pub struct Branding {
     pub logo_url: Option<String>,
     pub primary_color: Option<String>,
     pub support_contact: Option<String>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            require_approval: false,
-            login: LoginPolicy::default(),
-            branding: Branding::default(),
-        }
-    }
 }
 
 impl Default for LoginPolicy {

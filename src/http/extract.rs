@@ -16,7 +16,8 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// An authenticated admin on a tenant host: `Authorization: Bearer tnt_ak_...`. Never a
-/// cookie (security.md). OIDC access tokens join here later.
+/// cookie (security.md). Access tokens of this tenant with the `admin` scope and the
+/// admin API audience are accepted beside API keys.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub host: Arc<Tenant>,
@@ -57,7 +58,12 @@ impl FromRequestParts<AppState> for Caller {
                 }
             },
         };
-        match state.core.authenticate_api_key(&host, token).await? {
+        let principal = if token.starts_with(crate::core::apikeys::API_KEY_PREFIX) {
+            state.core.authenticate_api_key(&host, token).await?
+        } else {
+            state.core.principal_from_access_token(&host, token).await?
+        };
+        match principal {
             Some(principal) => Ok(Caller {
                 host,
                 principal,

@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/metrics", get(metrics))
         .route("/", get(home))
         .merge(api::routes())
+        .merge(crate::oidc::routes())
         .fallback(not_found)
 }
 

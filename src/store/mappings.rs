@@ -8,6 +8,7 @@
 use super::{conflict_or, db, Conn};
 use crate::error::Result;
 use crate::ids::TenantId;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MappingRow {
@@ -141,23 +142,30 @@ pub async fn clear_selectors(conn: &mut Conn, tenant: &TenantId, mapping: &str) 
     Ok(())
 }
 
-pub async fn insert_selector(conn: &mut Conn, tenant: &TenantId, s: &SelectorRow) -> Result<()> {
+pub async fn insert_selector(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    mapping: &str,
+    kind: &str,
+    claim: &str,
+    value: &str,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO role_mapping_selectors (tenant_id, mapping_id, kind, claim, value) \
          VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(tenant.as_str())
-    .bind(&s.mapping_id)
-    .bind(&s.kind)
-    .bind(&s.claim)
-    .bind(&s.value)
+    .bind(mapping)
+    .bind(kind)
+    .bind(claim)
+    .bind(value)
     .execute(conn)
     .await
     .map_err(|e| {
-        let what = if s.claim.is_empty() {
-            format!("{} '{}'", s.kind, s.value)
+        let what = if claim.is_empty() {
+            format!("{kind} '{value}'")
         } else {
-            format!("claim {} = '{}'", s.claim, s.value)
+            format!("claim {claim} = '{value}'")
         };
         conflict_or(
             e,
@@ -171,33 +179,59 @@ pub async fn insert_selector(conn: &mut Conn, tenant: &TenantId, s: &SelectorRow
 /// Values per query: well under SQLite's and PostgreSQL's bind limits.
 const CHUNK: usize = 500;
 
-/// Ids of the mappings with a selector (kind, claim, value) for any of `values`; one
-/// primary-key range lookup per chunk.
-pub async fn matching(
+/// (id, name) of the mappings with a selector (kind, claim, value) for any of `values`;
+/// one primary-key range lookup per chunk.
+async fn matching(
     conn: &mut Conn,
     tenant: &TenantId,
     kind: &str,
     claim: &str,
     values: &[&str],
-) -> Result<Vec<String>> {
+) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for chunk in values.chunks(CHUNK) {
         let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 4)).collect();
         let sql = format!(
-            "SELECT DISTINCT mapping_id FROM role_mapping_selectors \
-             WHERE tenant_id = $1 AND kind = $2 AND claim = $3 AND value IN ({})",
+            "SELECT DISTINCT s.mapping_id, m.name FROM role_mapping_selectors s \
+             JOIN role_mappings m ON m.tenant_id = s.tenant_id AND m.id = s.mapping_id \
+             WHERE s.tenant_id = $1 AND s.kind = $2 AND s.claim = $3 AND s.value IN ({})",
             marks.join(", ")
         );
-        let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql))
+        let mut q = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql))
             .bind(tenant.as_str())
             .bind(kind)
             .bind(claim);
         for v in chunk {
             q = q.bind(*v);
         }
-        out.extend(q.fetch_all(&mut *conn).await.map_err(db)?.into_iter().map(|r| r.0));
+        out.extend(q.fetch_all(&mut *conn).await.map_err(db)?);
     }
     Ok(out)
+}
+
+/// (id, name) of the mappings whose selectors match these groups (id, display name) or
+/// claims (name, value), by name, each once.
+pub async fn selected(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    groups: &[(String, String)],
+    claims: &[(String, String)],
+) -> Result<Vec<(String, String)>> {
+    let mut found = BTreeMap::new();
+    let ids: Vec<&str> = groups.iter().map(|(id, _)| id.trim()).collect();
+    let names: Vec<&str> = groups.iter().map(|(_, name)| name.trim()).collect();
+    let mut by_claim: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (claim, value) in claims {
+        by_claim.entry(claim.trim()).or_default().push(value.trim());
+    }
+    let mut lookups = vec![("group_id", "", ids), ("group_name", "", names)];
+    lookups.extend(by_claim.into_iter().map(|(c, v)| ("claim", c, v)));
+    for (kind, claim, values) in lookups {
+        for (id, name) in matching(conn, tenant, kind, claim, &values).await? {
+            found.insert(name, id);
+        }
+    }
+    Ok(found.into_iter().map(|(name, id)| (id, name)).collect())
 }
 
 /// (mapping id, mapping name, source) of every mapping now selecting the user.
@@ -218,8 +252,60 @@ pub async fn user_mappings(
     .map_err(db)
 }
 
+/// Make the user's rows of `source` the `wanted` mappings (id, name), except those another
+/// source already holds (one row per user and mapping); with `apply` false, only look.
+/// Returns the names this source held before and after, or None when nothing changes.
+#[allow(clippy::too_many_arguments)]
+pub async fn replace_source_rows(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    user: &str,
+    source: &str,
+    wanted: &[(String, String)],
+    now: i64,
+    apply: bool,
+) -> Result<Option<(Vec<String>, Vec<String>)>> {
+    let (mut current, mut elsewhere) = (BTreeSet::new(), BTreeSet::new());
+    for (id, name, src) in user_mappings(conn, tenant, user).await? {
+        let set = if src == source {
+            &mut current
+        } else {
+            &mut elsewhere
+        };
+        set.insert((name, id));
+    }
+    let wanted: BTreeSet<(String, String)> = wanted
+        .iter()
+        .map(|(id, name)| (name.clone(), id.clone()))
+        .collect();
+    let add: Vec<_> = wanted
+        .difference(&current)
+        .filter(|m| !elsewhere.contains(*m))
+        .cloned()
+        .collect();
+    let remove: Vec<_> = current.difference(&wanted).cloned().collect();
+    if add.is_empty() && remove.is_empty() {
+        return Ok(None);
+    }
+    if apply {
+        for (_, id) in &remove {
+            unassign(conn, tenant, user, id, source).await?;
+        }
+        for (_, id) in &add {
+            assign(conn, tenant, user, id, source, now).await?;
+        }
+    }
+    let names = |s: &BTreeSet<(String, String)>| s.iter().map(|(n, _)| n.clone()).collect();
+    let before = names(&current);
+    for m in &remove {
+        current.remove(m);
+    }
+    current.extend(add);
+    Ok(Some((before, names(&current))))
+}
+
 /// A row that already exists (from another source) is left as it is.
-pub async fn assign(
+async fn assign(
     conn: &mut Conn,
     tenant: &TenantId,
     user: &str,
@@ -242,7 +328,7 @@ pub async fn assign(
     Ok(())
 }
 
-pub async fn unassign(
+async fn unassign(
     conn: &mut Conn,
     tenant: &TenantId,
     user: &str,
@@ -261,6 +347,33 @@ pub async fn unassign(
     .await
     .map_err(db)?;
     Ok(())
+}
+
+/// (id, name) of the customers of `msp` whose `by` (`id` or `name`) is among `keys`, by
+/// name.
+pub async fn customers(
+    conn: &mut Conn,
+    msp: &TenantId,
+    by: &str,
+    keys: &[&str],
+) -> Result<Vec<(String, String)>> {
+    let column = if by == "id" { "id" } else { "name" };
+    let mut out = Vec::new();
+    for chunk in keys.chunks(CHUNK) {
+        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT id, name FROM tenants WHERE msp_id = $1 AND {column} IN ({})",
+            marks.join(", ")
+        );
+        let mut q =
+            sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql)).bind(msp.as_str());
+        for k in chunk {
+            q = q.bind(*k);
+        }
+        out.extend(q.fetch_all(&mut *conn).await.map_err(db)?);
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(out)
 }
 
 /// How many users the mapping selects now.

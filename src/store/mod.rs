@@ -9,13 +9,16 @@
 
 pub mod apikeys;
 pub mod audit;
+pub mod clients;
 pub mod delegations;
 pub mod keys;
 pub mod mappings;
 pub mod networks;
 pub mod privileges;
+pub mod sessions;
 pub mod staff;
 pub mod tenants;
+pub mod tokens;
 pub mod users;
 
 use crate::config::{Database, SqliteSynchronous};

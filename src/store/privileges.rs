@@ -115,6 +115,7 @@ pub async fn staff_scope_contains(
 }
 
 /// Staff of an MSP whose role covers `customer` (all-customers scope or listed).
+/// Technicians hold no MSP role: they reach customers only through delegations.
 pub async fn staff_in_scope(
     conn: &mut Conn,
     msp: &TenantId,
@@ -122,7 +123,7 @@ pub async fn staff_in_scope(
 ) -> Result<Vec<StaffRow>> {
     sqlx::query_as(
         "SELECT r.user_id, r.role, r.scope_all FROM msp_staff_roles r WHERE r.tenant_id = $1 AND \
-         (r.scope_all = 1 OR r.role = 'super-user' OR EXISTS (SELECT 1 FROM msp_staff_scope s \
+         r.role <> 'technician' AND (r.scope_all = 1 OR r.role = 'super-user' OR EXISTS (SELECT 1 FROM msp_staff_scope s \
          WHERE s.tenant_id = r.tenant_id AND s.user_id = r.user_id AND s.customer_id = $2)) ORDER BY r.user_id",
     )
     .bind(msp.as_str())
@@ -170,12 +171,26 @@ pub async fn delegations_of(
     .map_err(db)
 }
 
-/// MSP users holding a non-revoked delegation to this customer.
+/// MSP users holding an approved delegation to this customer (pending and revoked ones
+/// give nothing, so they make nobody an admin). The store has no clock: callers that can
+/// pass "now" use [`active_delegates`], which also leaves out expired delegations.
 pub async fn delegates(conn: &mut Conn, customer: &TenantId) -> Result<Vec<String>> {
+    active_delegates(conn, customer, i64::MIN).await
+}
+
+/// MSP users holding a delegation to this customer that counts at `now`: approved and
+/// not expired (`now >= expires_at` is expired, privileges.md).
+pub async fn active_delegates(
+    conn: &mut Conn,
+    customer: &TenantId,
+    now: i64,
+) -> Result<Vec<String>> {
     let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT DISTINCT msp_user_id FROM delegations WHERE tenant_id = $1 AND state <> 'revoked' ORDER BY msp_user_id",
+        "SELECT DISTINCT msp_user_id FROM delegations WHERE tenant_id = $1 AND state = 'approved' \
+         AND (expires_at IS NULL OR expires_at > $2) ORDER BY msp_user_id",
     )
     .bind(customer.as_str())
+    .bind(now)
     .fetch_all(conn)
     .await
     .map_err(db)?;

@@ -6,11 +6,13 @@ mod support;
 
 mod api;
 mod cli;
+mod clients;
 mod config;
 mod delegations;
 mod health;
 mod mappings;
 mod migrations;
+mod oidc;
 mod privileges;
 mod server;
 mod staff;

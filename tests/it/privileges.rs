@@ -1,15 +1,15 @@
-//! Privilege engine tests: the vectors of privilege-cases.json, properties of the engine
-//! (privileges.md "Combining"), rules 5 and 6, and explanations.
+//! Privilege engine tests: the vectors of privilege-cases.json and properties of the
+//! engine (privileges.md "Combining"). Unit tests of rules 5 and 6 and of explanation
+//! texts sit beside the code in src/authz (rules.rs, explain.rs).
 
 use proptest::prelude::*;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use tenantry::authz::{
-    effective, explain, may_grant, may_grant_org_access, may_unlock, AdminInput, Bundle,
-    DelegationInput, Effective, Grant, MappedRole, MspRoleInput, NetworkAccess, NetworkDef,
-    OrgAccess, OrgModel, PortPrivilegeDef, Source, Target, MSP_ROLES, NETWORK_CAPABILITIES,
-    ORG_CAPABILITIES,
+    effective, explain, privileges, AdminInput, Bundle, DelegationInput, Effective, Grant,
+    MappedRole, MspRoleInput, NetworkAccess, NetworkDef, OrgAccess, OrgModel, PortPrivilegeDef,
+    Target, MSP_ROLES, NETWORK_CAPABILITIES, ORG_CAPABILITIES,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -128,7 +128,9 @@ fn every_case_of_the_fixture_passes() {
     for case in cases.cases {
         let org = case_org(&case);
         let (name, now, expect) = (case.name, case.now, case.expect);
-        let eff = effective(&org, &case_admin(case.admin), now);
+        let admin = case_admin(case.admin);
+        let eff = effective(&org, &admin, now);
+        let compact = privileges(&org, &admin, now);
         let mut fail = |what: String| failures.push(format!("{name}: {what}"));
         if eff.org_access != expect.org_access {
             fail(format!("org_access {:?}", eff.org_access));
@@ -144,6 +146,9 @@ fn every_case_of_the_fixture_passes() {
                 let (scope, cap) = probe.split_once(':').expect("SCOPE:capability");
                 if eff.can(&org, scope, cap) != want {
                     fail(format!("can({probe}) should be {want}"));
+                }
+                if compact.can(scope, cap) != want {
+                    fail(format!("Privileges::can({probe}) should be {want}"));
                 }
                 if eff.capabilities(&org, scope).contains(cap) != want {
                     fail(format!("capabilities({scope}) disagrees on {cap}"));
@@ -480,321 +485,22 @@ proptest! {
             }
         }
     }
-}
 
-// ---------------------------------------------------------------------------------------
-// Rules 5 and 6, and explanations
-
-/// n1 [branch] with port privilege lobby (no capture), n2 [branch, east], n3 [], n4 [west].
-fn org() -> OrgModel {
-    let net = |tags: &[&str]| NetworkDef {
-        tags: tags.iter().map(|t| t.to_string()).collect(),
-        ports: BTreeMap::new(),
-    };
-    let mut n1 = net(&["branch"]);
-    n1.ports
-        .insert("lobby".into(), PortPrivilegeDef { capture: false });
-    OrgModel::new(BTreeMap::from([
-        ("n1".to_string(), n1),
-        ("n2".to_string(), net(&["branch", "east"])),
-        ("n3".to_string(), net(&[])),
-        ("n4".to_string(), net(&["west"])),
-    ]))
-}
-
-fn g(s: &str) -> Grant {
-    Grant::parse(s).expect("grant")
-}
-
-fn own(org_access: OrgAccess, grants: &[&str]) -> AdminInput {
-    AdminInput {
-        own: Some(Bundle {
-            org_access: Some(org_access),
-            org_roles: vec![],
-            grants: grants.iter().map(|s| g(s)).collect(),
-        }),
-        ..Default::default()
-    }
-}
-
-fn eff(org_access: OrgAccess, grants: &[&str]) -> Effective {
-    effective(&org(), &own(org_access, grants), NOW)
-}
-
-fn refusal(grantor: &Effective, grant: &str) -> String {
-    match may_grant(grantor, &org(), &g(grant)) {
-        Ok(()) => panic!("{grant} should be refused"),
-        Err(e) => e,
-    }
-}
-
-#[test]
-fn rule5_chain_level_on_every_covered_network() {
-    let o = org();
-    let net_admin = eff(
-        OrgAccess::None,
-        &["network:n1=full", "network:n2=read-only"],
-    );
-    for ok in [
-        "network:n1=full",
-        "network:n1=monitor-only",
-        "network:n2=read-only",
-    ] {
-        assert_eq!(may_grant(&net_admin, &o, &g(ok)), Ok(()), "{ok}");
-    }
-    assert!(refusal(&net_admin, "network:n2=full").contains("you hold read-only on network n2"));
-    assert_eq!(
-        may_grant(&net_admin, &o, &g("tag:branch=read-only")),
-        Ok(())
-    );
-    let e = refusal(&net_admin, "tag:branch=full");
-    assert!(e.contains("n2") && e.contains("tag:branch"), "{e}");
-    // A tag covering a network hidden from the grantor is refused without naming it.
-    let e = refusal(
-        &eff(OrgAccess::None, &["network:n1=full"]),
-        "tag:branch=monitor-only",
-    );
-    assert!(e.contains("cannot see") && !e.contains("n2"), "{e}");
-    // Org read-only holds read-only everywhere, no more.
-    let reader = eff(OrgAccess::ReadOnly, &[]);
-    assert_eq!(may_grant(&reader, &o, &g("tag:east=read-only")), Ok(()));
-    assert!(refusal(&reader, "network:n3=full").contains("below the full"));
-}
-
-#[test]
-fn rule5_unknown_and_hidden_networks_are_not_found() {
-    let grantor = eff(OrgAccess::None, &["network:n1=full"]);
-    assert_eq!(
-        refusal(&grantor, "network:n3=monitor-only"),
-        "network n3 not found"
-    );
-    assert_eq!(
-        refusal(&grantor, "network:n9=monitor-only"),
-        "network n9 not found"
-    );
-}
-
-#[test]
-fn rule5_side_roles_need_the_role_or_full() {
-    let o = org();
-    let ambassador = eff(OrgAccess::ReadOnly, &["network:n1=guest-ambassador"]);
-    assert_eq!(
-        may_grant(&ambassador, &o, &g("network:n1=guest-ambassador")),
-        Ok(())
-    );
-    assert!(refusal(&ambassador, "network:n1=installer").contains("neither it nor full"));
-    // read-only does not include a side role.
-    refusal(&ambassador, "network:n2=guest-ambassador");
-    let full = eff(OrgAccess::None, &["tag:branch=full"]);
-    assert_eq!(may_grant(&full, &o, &g("tag:branch=installer")), Ok(()));
-    assert_eq!(
-        may_grant(&full, &o, &g("network:n2=guest-ambassador")),
-        Ok(())
-    );
-}
-
-#[test]
-fn rule5_port_privileges() {
-    let o = org();
-    let porter = eff(OrgAccess::None, &["network:n1=port:lobby"]);
-    assert_eq!(may_grant(&porter, &o, &g("network:n1=port:lobby")), Ok(()));
-    let full = eff(OrgAccess::None, &["network:n1=full"]);
-    assert_eq!(may_grant(&full, &o, &g("network:n1=port:lobby")), Ok(()));
-    refusal(&eff(OrgAccess::ReadOnly, &[]), "network:n1=port:lobby");
-    assert!(refusal(&full, "tag:branch=port:lobby").contains("targets one network"));
-    assert!(refusal(&full, "network:n1=port:dock").contains("defines no port privilege dock"));
-}
-
-#[test]
-fn rule5_all_is_never_accepted() {
-    let boss = eff(OrgAccess::Full, &[]);
-    for grant in ["all=monitor-only", "all=full", "all=installer"] {
-        assert!(refusal(&boss, grant).contains("MSP role"), "{grant}");
-    }
-}
-
-#[test]
-fn rule5_a_tag_on_no_network_needs_the_level_org_wide() {
-    let o = org();
-    let boss = eff(OrgAccess::Full, &[]);
-    let reader = eff(OrgAccess::ReadOnly, &["tag:branch=full"]);
-    assert_eq!(may_grant(&boss, &o, &g("tag:future=full")), Ok(()));
-    assert_eq!(may_grant(&boss, &o, &g("tag:future=installer")), Ok(()));
-    assert_eq!(may_grant(&reader, &o, &g("tag:future=read-only")), Ok(()));
-    assert!(refusal(&reader, "tag:future=full").contains("needs org access full"));
-    refusal(&reader, "tag:future=guest-ambassador");
-    refusal(
-        &eff(OrgAccess::None, &["tag:branch=full"]),
-        "tag:future=monitor-only",
-    );
-}
-
-#[test]
-fn rule5_org_access() {
-    use OrgAccess::*;
-    for (held, granted, ok) in [
-        (Full, Full, true),
-        (Full, ReadOnly, true),
-        (ReadOnly, ReadOnly, true),
-        (ReadOnly, None, true),
-        (ReadOnly, Full, false),
-        (None, ReadOnly, false),
-        (None, None, true),
-    ] {
-        let r = may_grant_org_access(&eff(held, &[]), granted);
-        assert_eq!(r.is_ok(), ok, "{held:?} granting {granted:?}: {r:?}");
-    }
-    let e = may_grant_org_access(&eff(ReadOnly, &[]), Full).unwrap_err();
-    assert_eq!(
-        e,
-        "you hold org access read-only and cannot grant org access full"
-    );
-}
-
-#[test]
-fn rule6_unlocking() {
-    let boss = eff(OrgAccess::Full, &[]);
-    let reader = eff(OrgAccess::ReadOnly, &[]);
-    let branch_admin = eff(OrgAccess::None, &["tag:branch=full"]);
-    let branch_reader = eff(OrgAccess::ReadOnly, &["tag:branch=full"]);
-    let n1_monitor = eff(OrgAccess::None, &["network:n1=monitor-only"]);
-    let n2_full = eff(
-        OrgAccess::None,
-        &["network:n2=full", "network:n2=installer"],
-    );
-    let n4_monitor = eff(OrgAccess::None, &["network:n4=monitor-only"]);
-    let spread = eff(
-        OrgAccess::None,
-        &["network:n1=port:lobby", "network:n4=installer"],
-    );
-    let helpdesk = effective(
-        &org(),
-        &AdminInput {
-            msp_role: Some(MspRoleInput {
-                role: "helpdesk".into(),
-                in_scope: true,
-            }),
-            ..Default::default()
-        },
-        NOW,
-    );
-    let nothing = eff(OrgAccess::None, &[]);
-    // org full unlocks anyone
-    for locked in [&boss, &reader, &helpdesk, &n4_monitor, &nothing] {
-        assert!(may_unlock(&boss, locked));
-    }
-    // network full unlocks admins whose privileges all lie on its full networks
-    assert!(may_unlock(&branch_admin, &n1_monitor));
-    assert!(may_unlock(&branch_admin, &n2_full));
-    assert!(may_unlock(&branch_reader, &n1_monitor));
-    assert!(!may_unlock(&branch_admin, &n4_monitor));
-    assert!(!may_unlock(&branch_admin, &spread));
-    // a network-only admin never unlocks an org admin (org access, or any org role)
-    assert!(!may_unlock(&branch_admin, &reader));
-    assert!(!may_unlock(&branch_admin, &helpdesk));
-    assert!(!may_unlock(&branch_reader, &reader));
-    // read-only changes nothing; monitor-only and helpdesk unlock no admin
-    assert!(!may_unlock(&reader, &n1_monitor));
-    assert!(!may_unlock(&n1_monitor, &n1_monitor));
-    assert!(!may_unlock(&helpdesk, &n1_monitor));
-    // no privileges here: only org full
-    assert!(!may_unlock(&branch_admin, &nothing));
-}
-
-#[test]
-fn explain_names_every_source_and_grant() {
-    let o = org();
-    let admin = AdminInput {
-        own: Some(Bundle {
-            org_access: Some(OrgAccess::Full),
-            ..Default::default()
-        }),
-        msp_role: Some(MspRoleInput {
-            role: "helpdesk".into(),
-            in_scope: true,
-        }),
-        delegations: vec![DelegationInput {
-            id: "d-7".into(),
-            approved: true,
-            grants: vec![g("network:n1=port:lobby")],
-            ..Default::default()
-        }],
-        mapped_roles: vec![MappedRole {
-            name: "netadmins".into(),
-            bundle: Bundle {
-                grants: vec![g("tag:branch=full"), g("tag:branch=full")],
-                ..Default::default()
-            },
-        }],
-    };
-    let texts = |scope: &str, cap: &str| {
-        let why = explain(&o, &admin, NOW, scope, cap);
-        assert!(why.held, "{scope}:{cap}");
-        why.reasons.into_iter().map(|r| r.text).collect::<Vec<_>>()
-    };
-    assert_eq!(
-        texts("n1", "network.config.edit"),
-        [
-            "full on n1 via org access full from own account",
-            "full on n1 via tag:branch from mapped role netadmins",
-        ]
-    );
-    assert_eq!(
-        texts("n1", "network.view"),
-        [
-            "full on n1 via org access full from own account",
-            "monitor-only on n1 via all networks from MSP role helpdesk",
-            "port:lobby on n1 via network:n1 from delegation d-7",
-            "full on n1 via tag:branch from mapped role netadmins",
-        ]
-    );
-    assert_eq!(
-        texts("org", "org.users.helpdesk"),
-        [
-            "org access full from own account",
-            "org role helpdesk from MSP role helpdesk",
-        ]
-    );
-    let why = explain(&o, &admin, NOW, "n1", "ports.lobby.manage");
-    let r = &why.reasons[1];
-    assert_eq!(r.source, Source::Delegation { id: "d-7".into() });
-    assert_eq!(
-        (r.grant.as_str(), r.access.as_str()),
-        ("network:n1=port:lobby", "port:lobby")
-    );
-    let why = explain(&o, &admin, NOW, "n2", "network.monitor");
-    let grants: Vec<_> = why.reasons.iter().map(|r| r.grant.as_str()).collect();
-    assert_eq!(
-        grants,
-        ["org_access=full", "all=monitor-only", "tag:branch=full"]
-    );
-    assert_eq!(
-        why.reasons[1].source,
-        Source::MspRole {
-            role: "helpdesk".into()
+    #[test]
+    fn compact_form_agrees_with_the_listing(org in arb_org(), admin in arb_admin()) {
+        let eff = effective(&org, &admin, NOW);
+        let p = privileges(&org, &admin, NOW);
+        prop_assert_eq!(&p.to_effective(), &eff);
+        prop_assert_eq!(p.org_access(), eff.org_access);
+        prop_assert!(p.visible_networks().eq(eff.networks.keys()));
+        for scope in scopes(&org) {
+            prop_assert_eq!(p.is_visible(&scope), eff.is_visible(&scope));
+            let listed = p.accesses(&scope);
+            prop_assert_eq!(listed.as_ref(), eff.networks.get(&scope));
+            prop_assert_eq!(p.capabilities(&scope), eff.capabilities(&org, &scope));
+            for cap in capability_names() {
+                prop_assert_eq!(p.can(&scope, &cap), eff.can(&org, &scope, &cap));
+            }
         }
-    );
-    let json = serde_json::to_value(&why.reasons[2]).expect("serialize");
-    assert_eq!(
-        json["source"],
-        serde_json::json!({"kind": "mapped_role", "name": "netadmins"})
-    );
-}
-
-#[test]
-fn explain_without_the_capability_has_no_reasons() {
-    let o = org();
-    let admin = own(OrgAccess::None, &["network:n1=monitor-only"]);
-    for (scope, cap) in [
-        ("n1", "network.config.view"),
-        ("n2", "network.view"),
-        ("n9", "network.view"),
-    ] {
-        let why = explain(&o, &admin, NOW, scope, cap);
-        assert!(!why.held && why.reasons.is_empty(), "{scope}:{cap}");
     }
-    let why = explain(&o, &admin, NOW, "n1", "network.monitor");
-    assert_eq!(why.reasons.len(), 1);
-    assert_eq!(why.reasons[0].grant, "network:n1=monitor-only");
-    assert_eq!(why.reasons[0].source, Source::Own);
 }

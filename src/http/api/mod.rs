@@ -3,6 +3,7 @@
 
 mod admins;
 mod audit;
+mod clients;
 mod delegations;
 mod mappings;
 mod networks;
@@ -73,6 +74,7 @@ pub fn routes() -> Router<AppState> {
         .merge(delegations::routes())
         .merge(staff::routes())
         .merge(mappings::routes())
+        .merge(clients::routes())
 }
 
 /// The org a path names, as seen by this caller.

@@ -1,0 +1,167 @@
+//! Server-side sessions per tenant host (product.md "Sign-in", security.md lifetimes).
+//! The cookie carries a random credential (`tnt_ses_...`); the database keeps only its
+//! keyed hash and a public id (`ses_...`) for listing and revoking. Idle and absolute
+//! timeouts come from the tenant's login policy. The passkey sign-in is what creates
+//! sessions in production; tests create them through this service directly.
+
+use super::{Core, Error, Result};
+use crate::ids::credential;
+use crate::store::{self, sessions as rows};
+use crate::tenancy::Tenant;
+use serde::Serialize;
+use serde_json::Value;
+
+pub const SESSION_PREFIX: &str = "tnt_ses_";
+const PURPOSE: &str = "session";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Session {
+    pub id: String,
+    pub user_id: String,
+    pub amr: Vec<String>,
+    /// `{"iss": MSP issuer, "sub": MSP user}` for an MSP user acting in a customer.
+    pub act: Option<Value>,
+    pub auth_time: i64,
+    pub expires_at: i64,
+}
+
+fn from_row(r: rows::SessionRow) -> Session {
+    Session {
+        id: r.id,
+        user_id: r.user_id,
+        amr: serde_json::from_str(&r.amr).unwrap_or_default(),
+        act: r.act.as_deref().and_then(|a| serde_json::from_str(a).ok()),
+        auth_time: r.created_at,
+        expires_at: r.expires_at,
+    }
+}
+
+impl Core {
+    /// The cookie's name on this server: `__Host-` prefixed under https.
+    pub fn session_cookie_name(&self) -> &'static str {
+        if self.public_url.https {
+            "__Host-tenantry_session"
+        } else {
+            "tenantry_session"
+        }
+    }
+
+    /// The `Set-Cookie` value for a session credential (host-only: never a Domain).
+    pub fn session_cookie(&self, value: &str, max_age: i64) -> String {
+        let secure = if self.public_url.https {
+            "; Secure"
+        } else {
+            ""
+        };
+        format!(
+            "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
+            self.session_cookie_name()
+        )
+    }
+
+    /// A new session (a new id: no fixation). Returns it and the cookie credential.
+    pub async fn create_session(
+        &self,
+        tenant: &Tenant,
+        user_id: &str,
+        amr: &[&str],
+        act: Option<Value>,
+    ) -> Result<(Session, String)> {
+        let now = self.clock.now();
+        let mut conn = self.store.conn().await?;
+        let (_, settings) = super::settings::load(&mut conn, tenant).await?;
+        let idle = i64::from(settings.login.session_idle_minutes) * 60;
+        let absolute = i64::from(settings.login.session_absolute_hours) * 3600;
+        let secret = credential(SESSION_PREFIX);
+        let row = rows::SessionRow {
+            id: crate::ids::SessionId::generate().to_string(),
+            user_id: user_id.to_string(),
+            amr: serde_json::to_string(amr).unwrap_or_else(|_| "[]".into()),
+            act: act.as_ref().map(Value::to_string),
+            created_at: now,
+            last_seen_at: now,
+            idle_expires_at: now + idle,
+            expires_at: now + absolute,
+        };
+        rows::insert(
+            &mut conn,
+            &tenant.id,
+            &row,
+            &self.keys.hash_credential(PURPOSE, &secret),
+        )
+        .await?;
+        Ok((from_row(row), secret))
+    }
+
+    /// The live session a cookie credential names; slides the idle timeout (at most once a
+    /// minute, so reads stay reads).
+    pub async fn session_from_cookie(
+        &self,
+        tenant: &Tenant,
+        secret: &str,
+    ) -> Result<Option<Session>> {
+        if !secret.starts_with(SESSION_PREFIX) || secret.len() > 100 {
+            return Ok(None);
+        }
+        let now = self.clock.now();
+        let mut conn = self.store.conn().await?;
+        let Some(row) = rows::by_hash(
+            &mut conn,
+            &tenant.id,
+            &self.keys.hash_credential(PURPOSE, secret),
+            now,
+        )
+        .await?
+        else {
+            return Ok(None);
+        };
+        if now - row.last_seen_at >= 60 {
+            let (_, settings) = super::settings::load(&mut conn, tenant).await?;
+            let idle = i64::from(settings.login.session_idle_minutes) * 60;
+            rows::touch(
+                &mut conn,
+                &tenant.id,
+                &row.id,
+                now,
+                (now + idle).min(row.expires_at),
+            )
+            .await?;
+        }
+        Ok(Some(from_row(row)))
+    }
+
+    pub async fn session_by_id(&self, tenant: &Tenant, id: &str) -> Result<Option<Session>> {
+        let mut conn = self.store.conn().await?;
+        Ok(rows::by_id(&mut conn, &tenant.id, id, self.clock.now())
+            .await?
+            .map(from_row))
+    }
+
+    /// End one session; its refresh tokens and their access tokens go with it.
+    pub async fn end_session(&self, tenant: &Tenant, id: &str) -> Result<()> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        if !rows::delete(&mut tx, &tenant.id, id).await? {
+            return Err(Error::NotFound);
+        }
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked = 1 WHERE tenant_id = $1 AND session_id = $2",
+        )
+        .bind(tenant.id.as_str())
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(store::db)?;
+        sqlx::query(
+            "INSERT INTO revoked_tokens (tenant_id, jti, expires_at) SELECT tenant_id, jti, expires_at FROM issued_tokens \
+             WHERE tenant_id = $1 AND session_id = $2 AND expires_at > $3 ON CONFLICT DO NOTHING",
+        )
+        .bind(tenant.id.as_str())
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(store::db)?;
+        tx.commit().await.map_err(store::db)
+    }
+}

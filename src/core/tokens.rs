@@ -1,0 +1,442 @@
+//! Issuing and checking tokens (product.md "Tokens and claims", RFC 9068 access tokens,
+//! OIDC ID tokens, opaque rotating refresh tokens) and the claims they carry. Privilege
+//! claims are computed by the engine at issue time, released only under scope
+//! `privileges`; above 200 networks a token carries `networks_ref` instead.
+
+use super::clients::Client;
+use super::{Core, Error, Result};
+use crate::authz;
+use crate::ids::{credential, TenantId};
+use crate::jws::Alg;
+use crate::store::{self, privileges as priv_rows, tokens as rows, users as user_rows};
+use crate::tenancy::Tenant;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+pub const ACCESS_TTL: i64 = 600;
+/// Tokens carrying `act` live 5 minutes (security.md).
+pub const ACT_TTL: i64 = 300;
+pub const CODE_TTL: i64 = 60;
+pub const REFRESH_IDLE: i64 = 7 * 24 * 3600;
+pub const REFRESH_ABSOLUTE: i64 = 30 * 24 * 3600;
+pub const MAX_NETWORKS_IN_TOKEN: usize = 200;
+pub const REFRESH_PREFIX: &str = "tnt_rt_";
+pub const CODE_PREFIX: &str = "tnt_ac_";
+const REFRESH_PURPOSE: &str = "refresh_token";
+const CODE_PURPOSE: &str = "authorization_code";
+
+/// Whose privileges a user token carries: a local user, or an MSP user acting in a
+/// customer through its customer-side identity.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Subject {
+    /// The `sub` in this tenant.
+    pub sub: String,
+    /// Where the user lives (the tenant itself, or its MSP).
+    pub home: TenantId,
+    pub user_id: String,
+}
+
+impl Subject {
+    pub fn local(tenant: &Tenant, user_id: &str) -> Self {
+        Subject {
+            sub: user_id.to_string(),
+            home: tenant.id.clone(),
+            user_id: user_id.to_string(),
+        }
+    }
+}
+
+/// What a user token is issued for.
+#[derive(Debug, Clone)]
+pub struct UserGrant {
+    pub subject: Subject,
+    pub session_id: Option<String>,
+    pub scope: Vec<String>,
+    pub nonce: Option<String>,
+    pub auth_time: i64,
+    pub amr: Vec<String>,
+    pub act: Option<Value>,
+    pub resource: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
+}
+
+fn new_jti() -> String {
+    credential("")[..22].to_string()
+}
+
+impl Core {
+    pub fn hash_code(&self, code: &str) -> String {
+        self.keys.hash_credential(CODE_PURPOSE, code)
+    }
+
+    pub fn hash_refresh(&self, token: &str) -> String {
+        self.keys.hash_credential(REFRESH_PURPOSE, token)
+    }
+
+    /// `tenant`, `org_access`, `org_roles`, `networks` (or `networks_ref`), `msp`.
+    pub async fn privilege_claims(
+        &self,
+        tenant: &Tenant,
+        subject: &Subject,
+    ) -> Result<Map<String, Value>> {
+        let mut conn = self.store.conn().await?;
+        let model = self.org_model(&mut conn, tenant).await?;
+        let input = self
+            .admin_input(&mut conn, tenant, &subject.home, &subject.user_id)
+            .await?;
+        let eff = authz::effective(&model, &input, self.clock.now());
+        let issuer = self.issuer(&tenant.name);
+        let mut m = Map::new();
+        m.insert("tenant".into(), json!(tenant.name));
+        m.insert("org_access".into(), json!(eff.org_access));
+        m.insert("org_roles".into(), json!(eff.org_roles));
+        if eff.networks.len() > MAX_NETWORKS_IN_TOKEN {
+            m.insert(
+                "networks_ref".into(),
+                json!(format!("{issuer}/api/v1/me/privileges")),
+            );
+        } else {
+            m.insert("networks".into(), json!(eff.networks));
+        }
+        if let Some(role) =
+            priv_rows::staff_role(&mut conn, &subject.home, &subject.user_id).await?
+        {
+            let msp = self
+                .tenants
+                .by_id(&subject.home)
+                .await?
+                .map(|t| t.name.clone())
+                .unwrap_or_default();
+            m.insert("msp".into(), json!({"tenant": msp, "role": role.role}));
+        }
+        Ok(m)
+    }
+
+    /// `email`, `email_verified`, `name` by scope.
+    async fn profile_claims(
+        &self,
+        subject: &Subject,
+        scope: &[String],
+    ) -> Result<Map<String, Value>> {
+        let mut m = Map::new();
+        if !scope.iter().any(|s| s == "email" || s == "profile") {
+            return Ok(m);
+        }
+        let mut conn = self.store.conn().await?;
+        let Some(user) = user_rows::user_by_id(&mut conn, &subject.home, &subject.user_id).await?
+        else {
+            return Ok(m);
+        };
+        if scope.iter().any(|s| s == "email") {
+            m.insert("email".into(), json!(user.email));
+            // Addresses come from admins and directories, not from self-service sign-up.
+            m.insert("email_verified".into(), json!(true));
+        }
+        if scope.iter().any(|s| s == "profile") {
+            if let Some(n) = user.display_name {
+                m.insert("name".into(), json!(n));
+            }
+            m.insert("updated_at".into(), json!(user.updated_at));
+        }
+        Ok(m)
+    }
+
+    /// Claims for userinfo and ID tokens beyond the registered ones.
+    pub async fn user_claims(
+        &self,
+        tenant: &Tenant,
+        subject: &Subject,
+        scope: &[String],
+        act: Option<&Value>,
+    ) -> Result<Map<String, Value>> {
+        let mut m = self.profile_claims(subject, scope).await?;
+        if scope.iter().any(|s| s == "privileges") {
+            m.extend(self.privilege_claims(tenant, subject).await?);
+        }
+        if let Some(a) = act {
+            m.insert("act".into(), a.clone());
+        }
+        Ok(m)
+    }
+
+    /// Access token (and ID token, and a refresh token of `family` when allowed) for a user.
+    pub async fn issue_user_tokens(
+        &self,
+        tenant: &Tenant,
+        client: &Client,
+        grant: &UserGrant,
+        family: Option<(String, i64)>,
+    ) -> Result<TokenResponse> {
+        let now = self.clock.now();
+        let issuer = self.issuer(&tenant.name);
+        let ttl = if grant.act.is_some() {
+            ACT_TTL
+        } else {
+            ACCESS_TTL
+        };
+        let jti = new_jti();
+        let extra = self
+            .user_claims(tenant, &grant.subject, &grant.scope, grant.act.as_ref())
+            .await?;
+        let mut aud = vec![json!(grant
+            .resource
+            .clone()
+            .unwrap_or_else(|| client.id.clone()))];
+        if grant.scope.iter().any(|s| s == "admin") && client.admin_api {
+            aud.push(json!(format!("{issuer}/api/v1")));
+        }
+        let mut at = Map::new();
+        at.insert("iss".into(), json!(issuer));
+        at.insert("sub".into(), json!(grant.subject.sub));
+        at.insert(
+            "aud".into(),
+            if aud.len() == 1 {
+                aud[0].clone()
+            } else {
+                json!(aud)
+            },
+        );
+        at.insert("client_id".into(), json!(client.id));
+        at.insert("iat".into(), json!(now));
+        at.insert("exp".into(), json!(now + ttl));
+        at.insert("jti".into(), json!(jti));
+        at.insert("scope".into(), json!(grant.scope.join(" ")));
+        at.insert("auth_time".into(), json!(grant.auth_time));
+        at.insert("amr".into(), json!(grant.amr));
+        if let Some(sid) = &grant.session_id {
+            at.insert("sid".into(), json!(sid));
+        }
+        at.extend(
+            extra
+                .clone()
+                .into_iter()
+                .filter(|(k, _)| !k.starts_with("email") && k != "name" && k != "updated_at"),
+        );
+        let access_token = self
+            .sign_jwt(tenant, Alg::Es256, "at+jwt", &Value::Object(at))
+            .await?;
+
+        let id_token = if grant.scope.iter().any(|s| s == "openid") {
+            let mut id = Map::new();
+            id.insert("iss".into(), json!(issuer));
+            id.insert("sub".into(), json!(grant.subject.sub));
+            id.insert("aud".into(), json!(client.id));
+            id.insert("azp".into(), json!(client.id));
+            id.insert("iat".into(), json!(now));
+            id.insert("exp".into(), json!(now + ttl));
+            id.insert("auth_time".into(), json!(grant.auth_time));
+            id.insert("amr".into(), json!(grant.amr));
+            if let Some(n) = &grant.nonce {
+                id.insert("nonce".into(), json!(n));
+            }
+            if let Some(sid) = &grant.session_id {
+                id.insert("sid".into(), json!(sid));
+            }
+            id.extend(extra);
+            Some(
+                self.sign_jwt(tenant, client.id_token_alg, "JWT", &Value::Object(id))
+                    .await?,
+            )
+        } else {
+            None
+        };
+
+        let mut tx = self.store.begin().await?;
+        let refresh_token = match family {
+            Some((family_id, family_expires_at)) => {
+                let token = credential(REFRESH_PREFIX);
+                rows::insert_refresh(
+                    &mut tx,
+                    &tenant.id,
+                    &self.hash_refresh(&token),
+                    &rows::RefreshRow {
+                        family_id: family_id.clone(),
+                        client_id: client.id.clone(),
+                        user_id: grant.subject.sub.clone(),
+                        subject: serde_json::to_string(&grant.subject).unwrap_or_default(),
+                        session_id: grant.session_id.clone(),
+                        scope: grant.scope.join(" "),
+                        resource: grant.resource.clone(),
+                        amr: serde_json::to_string(&grant.amr).unwrap_or_default(),
+                        act: grant.act.as_ref().map(Value::to_string),
+                        auth_time: grant.auth_time,
+                        created_at: now,
+                        idle_expires_at: (now + REFRESH_IDLE).min(family_expires_at),
+                        family_expires_at,
+                    },
+                )
+                .await?;
+                rows::record_issued(
+                    &mut tx,
+                    &tenant.id,
+                    &rows::Issued {
+                        jti: &jti,
+                        user: Some(&grant.subject.sub),
+                        client: &client.id,
+                        session: grant.session_id.as_deref(),
+                        family: Some(&family_id),
+                        expires_at: now + ttl,
+                    },
+                )
+                .await?;
+                Some(token)
+            }
+            None => {
+                rows::record_issued(
+                    &mut tx,
+                    &tenant.id,
+                    &rows::Issued {
+                        jti: &jti,
+                        user: Some(&grant.subject.sub),
+                        client: &client.id,
+                        session: grant.session_id.as_deref(),
+                        family: None,
+                        expires_at: now + ttl,
+                    },
+                )
+                .await?;
+                None
+            }
+        };
+        tx.commit().await.map_err(store::db)?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: ttl,
+            scope: grant.scope.join(" "),
+            id_token,
+            refresh_token,
+            issued_token_type: None,
+        })
+    }
+
+    /// client_credentials: a token for the client itself. No database write: the hot path.
+    pub async fn issue_client_token(
+        &self,
+        tenant: &Tenant,
+        client: &Client,
+        scope: &[String],
+        resource: Option<&str>,
+    ) -> Result<TokenResponse> {
+        let now = self.clock.now();
+        let issuer = self.issuer(&tenant.name);
+        let claims = json!({
+            "iss": issuer,
+            "sub": client.id,
+            "aud": resource.unwrap_or(&client.id),
+            "client_id": client.id,
+            "iat": now,
+            "exp": now + ACCESS_TTL,
+            "jti": new_jti(),
+            "scope": scope.join(" "),
+        });
+        Ok(TokenResponse {
+            access_token: self.sign_jwt(tenant, Alg::Es256, "at+jwt", &claims).await?,
+            token_type: "Bearer",
+            expires_in: ACCESS_TTL,
+            scope: scope.join(" "),
+            id_token: None,
+            refresh_token: None,
+            issued_token_type: None,
+        })
+    }
+
+    /// An access token of this tenant: our signature, `typ` at+jwt, our issuer, unexpired,
+    /// not revoked. Returns its claims.
+    pub async fn verify_access_token(&self, tenant: &Tenant, token: &str) -> Result<Value> {
+        let parsed_typ = crate::jws::parse(token)
+            .ok()
+            .and_then(|p| p.typ().map(str::to_string));
+        if parsed_typ.as_deref() != Some("at+jwt") {
+            return Err(Error::invalid("invalid_token", "not an access token"));
+        }
+        let claims = self.verify_jwt(tenant, token).await?;
+        let now = self.clock.now();
+        if claims["iss"] != json!(self.issuer(&tenant.name)) {
+            return Err(Error::invalid("invalid_token", "issuer"));
+        }
+        if claims["exp"].as_i64().is_none_or(|e| e <= now) {
+            return Err(Error::invalid("invalid_token", "expired"));
+        }
+        let jti = claims["jti"].as_str().unwrap_or_default();
+        let mut conn = self.store.conn().await?;
+        if rows::is_revoked(&mut conn, &tenant.id, jti).await? {
+            return Err(Error::invalid("invalid_token", "revoked"));
+        }
+        Ok(claims)
+    }
+}
+
+impl Core {
+    /// The admin-API principal of an access token of this tenant: `aud` names
+    /// `{issuer}/api/v1`, the scope holds `admin`, the client is allowed the admin API
+    /// (security.md "Who may call what"). An MSP user acting here (`act`) is that MSP user.
+    pub async fn principal_from_access_token(
+        &self,
+        host: &std::sync::Arc<Tenant>,
+        token: &str,
+    ) -> Result<Option<super::privileges::Principal>> {
+        let Ok(claims) = self.verify_access_token(host, token).await else {
+            return Ok(None);
+        };
+        let api = format!("{}/api/v1", self.issuer(&host.name));
+        let aud_ok = match &claims["aud"] {
+            Value::String(a) => *a == api,
+            Value::Array(a) => a.iter().any(|x| x.as_str() == Some(&api)),
+            _ => false,
+        };
+        let scope_ok = claims["scope"]
+            .as_str()
+            .unwrap_or_default()
+            .split_whitespace()
+            .any(|s| s == "admin");
+        if !aud_ok || !scope_ok {
+            return Ok(None);
+        }
+        let client_id = claims["client_id"].as_str().unwrap_or_default();
+        match self.client(host, client_id).await? {
+            Some(c) if c.admin_api => {}
+            _ => return Ok(None),
+        }
+        let sub = claims["sub"].as_str().unwrap_or_default();
+        let (home, user_id) = match (&claims["act"], &host.msp_id) {
+            (Value::Object(act), Some(msp)) => match self.tenants.by_id(msp).await? {
+                Some(m) => (
+                    m,
+                    act.get("sub")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                ),
+                None => return Ok(None),
+            },
+            _ => (host.clone(), sub.to_string()),
+        };
+        let mut conn = self.store.conn().await?;
+        let Some(user) = user_rows::user_by_id(&mut conn, &home.id, &user_id).await? else {
+            return Ok(None);
+        };
+        if user.status != "active" {
+            return Ok(None);
+        }
+        Ok(Some(super::privileges::Principal {
+            home,
+            user_id: user.id,
+            email: user.email,
+            api_key_id: None,
+        }))
+    }
+}

@@ -1,0 +1,209 @@
+//! The OpenID Connect provider of each tenant: discovery and JWKS, the authorization,
+//! token, userinfo, introspection, revocation and logout endpoints. Protocol errors speak
+//! RFC 6749's format (`{"error","error_description"}`, or redirect parameters). Thin
+//! handlers over core (clients, sessions, tokens, signing); core never imports this.
+
+mod authorize;
+mod discovery;
+mod resources;
+mod token;
+
+use crate::app::AppState;
+use crate::core::clients::ClientCredentials;
+use crate::error::Error;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use base64::Engine;
+use serde_json::json;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::configuration),
+        )
+        .route("/.well-known/jwks.json", get(discovery::jwks))
+        .route(
+            "/oauth2/authorize",
+            get(authorize::get).post(authorize::post),
+        )
+        .route("/oauth2/token", axum::routing::post(token::token))
+        .route(
+            "/oauth2/userinfo",
+            get(resources::userinfo).post(resources::userinfo),
+        )
+        .route(
+            "/oauth2/introspect",
+            axum::routing::post(resources::introspect),
+        )
+        .route("/oauth2/revoke", axum::routing::post(resources::revoke))
+        .route(
+            "/oauth2/logout",
+            get(resources::logout).post(resources::logout_confirm),
+        )
+        .route("/login", get(authorize::login_page))
+}
+
+/// An RFC 6749 §5.2 error.
+#[derive(Debug)]
+pub struct OAuthError {
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub description: String,
+    /// `Basic` when the client authenticated with HTTP Basic (RFC 6749 §5.2: 401 + challenge).
+    pub challenge: Option<&'static str>,
+}
+
+impl OAuthError {
+    pub fn new(error: &'static str, description: impl Into<String>) -> Self {
+        let status = match error {
+            "invalid_client" => StatusCode::UNAUTHORIZED,
+            "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        OAuthError {
+            status,
+            error,
+            description: description.into(),
+            challenge: None,
+        }
+    }
+}
+
+impl From<Error> for OAuthError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Unauthenticated { message, .. } => OAuthError::new("invalid_client", message),
+            Error::Invalid { message, .. } => OAuthError::new("invalid_request", message),
+            Error::NotFound => OAuthError::new("invalid_request", "not found"),
+            Error::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                OAuthError::new("server_error", "something went wrong on our side")
+            }
+            other => OAuthError::new("invalid_request", other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let mut resp = (
+            self.status,
+            axum::Json(json!({"error": self.error, "error_description": self.description})),
+        )
+            .into_response();
+        no_store(resp.headers_mut());
+        if let (Some(scheme), StatusCode::UNAUTHORIZED) = (self.challenge, self.status) {
+            if let Ok(v) = HeaderValue::from_str(&format!("{scheme} realm=\"tenantry\"")) {
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+            }
+        }
+        resp
+    }
+}
+
+pub fn no_store(h: &mut HeaderMap) {
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// Form fields; a repeated parameter is an error (RFC 6749 §3.1).
+pub fn parse_form(body: &[u8]) -> Result<std::collections::HashMap<String, String>, OAuthError> {
+    let mut out = std::collections::HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(body) {
+        if out.insert(k.to_string(), v.to_string()).is_some() {
+            return Err(OAuthError::new(
+                "invalid_request",
+                format!("parameter {k} is repeated"),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The client's credentials from the Authorization header or the body (exactly one way).
+pub fn client_credentials(
+    headers: &HeaderMap,
+    form: &std::collections::HashMap<String, String>,
+) -> Result<(ClientCredentials, bool), OAuthError> {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        });
+    let body_secret = form.get("client_secret");
+    let assertion = form.get("client_assertion");
+    let ways = usize::from(basic.is_some())
+        + usize::from(body_secret.is_some())
+        + usize::from(assertion.is_some());
+    if ways > 1 {
+        return Err(OAuthError::new(
+            "invalid_request",
+            "use exactly one client authentication method",
+        ));
+    }
+    if let Some(b) = basic {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(b.trim())
+            .ok()
+            .and_then(|d| String::from_utf8(d).ok())
+            .ok_or_else(|| basic_error("malformed Basic credentials"))?;
+        let (id, secret) = decoded
+            .split_once(':')
+            .ok_or_else(|| basic_error("malformed Basic credentials"))?;
+        // RFC 6749 §2.3.1: both parts are form-urlencoded.
+        let dec = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.to_string())
+                .unwrap_or_default()
+        };
+        if form.get("client_id").is_some_and(|cid| *cid != dec(id)) {
+            return Err(basic_error("client_id differs from the Basic credentials"));
+        }
+        return Ok((
+            ClientCredentials::Basic {
+                id: dec(id),
+                secret: dec(secret),
+            },
+            true,
+        ));
+    }
+    if let Some(a) = assertion {
+        return Ok((
+            ClientCredentials::Assertion {
+                client_id: form.get("client_id").cloned(),
+                assertion_type: form
+                    .get("client_assertion_type")
+                    .cloned()
+                    .unwrap_or_default(),
+                assertion: a.clone(),
+            },
+            false,
+        ));
+    }
+    let id = form
+        .get("client_id")
+        .cloned()
+        .ok_or_else(|| OAuthError::new("invalid_client", "client authentication is required"))?;
+    Ok(match body_secret {
+        Some(secret) => (
+            ClientCredentials::Post {
+                id,
+                secret: secret.clone(),
+            },
+            false,
+        ),
+        None => (ClientCredentials::None { id }, false),
+    })
+}
+
+fn basic_error(msg: &str) -> OAuthError {
+    let mut e = OAuthError::new("invalid_client", msg);
+    e.challenge = Some("Basic");
+    e
+}

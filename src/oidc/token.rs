@@ -1,0 +1,306 @@
+//! The token endpoint (RFC 6749 §3.2): authorization code with PKCE, refresh tokens with
+//! rotation and reuse detection, client credentials. Token exchange (RFC 8693) for MSP
+//! switching is in `exchange` when present. Responses carry `Cache-Control: no-store`.
+
+use super::{client_credentials, no_store, parse_form, OAuthError};
+use crate::app::AppState;
+use crate::core::clients::Client;
+use crate::core::tokens::{Subject, UserGrant, REFRESH_ABSOLUTE, REFRESH_PREFIX};
+use crate::http::middleware::CurrentTenant;
+use crate::store::tokens as rows;
+use crate::tenancy::Tenant;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+pub async fn token(
+    State(s): State<AppState>,
+    CurrentTenant(t): CurrentTenant,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    match handle(&s, &t, &headers, &body).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(
+    s: &AppState,
+    t: &Tenant,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, OAuthError> {
+    let form = parse_form(body)?;
+    let (creds, basic) = client_credentials(headers, &form)?;
+    let endpoint = format!("{}/oauth2/token", s.core.issuer(&t.name));
+    let client = s
+        .core
+        .authenticate_client(t, creds, &endpoint)
+        .await
+        .map_err(|e| {
+            let mut err = OAuthError::from(e);
+            err.error = "invalid_client";
+            err.status = axum::http::StatusCode::UNAUTHORIZED;
+            if basic {
+                err.challenge = Some("Basic");
+            }
+            err
+        })?;
+    let grant_type = form
+        .get("grant_type")
+        .map(String::as_str)
+        .unwrap_or_default();
+    if grant_type.is_empty() {
+        return Err(OAuthError::new("invalid_request", "grant_type is missing"));
+    }
+    if !client.allows_grant(grant_type) {
+        return Err(OAuthError::new(
+            "unauthorized_client",
+            format!("this client may not use {grant_type}"),
+        ));
+    }
+    let tokens = match grant_type {
+        "authorization_code" => authorization_code(s, t, &client, &form).await?,
+        "refresh_token" => refresh(s, t, &client, &form).await?,
+        "client_credentials" => client_creds(s, t, &client, &form).await?,
+        "urn:ietf:params:oauth:grant-type:token-exchange" => {
+            return Err(OAuthError::new(
+                "unsupported_grant_type",
+                "token exchange is not enabled on this tenant yet",
+            ))
+        }
+        _ => {
+            return Err(OAuthError::new(
+                "unsupported_grant_type",
+                format!("{grant_type} is not supported"),
+            ))
+        }
+    };
+    let mut resp = axum::Json(tokens).into_response();
+    no_store(resp.headers_mut());
+    Ok(resp)
+}
+
+fn pkce_s256(verifier: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+fn valid_verifier(v: &str) -> bool {
+    (43..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+async fn authorization_code(
+    s: &AppState,
+    t: &Tenant,
+    client: &Client,
+    form: &HashMap<String, String>,
+) -> Result<crate::core::tokens::TokenResponse, OAuthError> {
+    let code = form
+        .get("code")
+        .ok_or_else(|| OAuthError::new("invalid_request", "code is missing"))?;
+    let now = s.core.clock.now();
+    let mut conn = s.core.store.conn().await.map_err(OAuthError::from)?;
+    // Single use: exactly one caller flips `used`.
+    let row = rows::consume_code(&mut conn, &t.id, &s.core.hash_code(code))
+        .await
+        .map_err(OAuthError::from)?
+        .ok_or_else(|| {
+            OAuthError::new(
+                "invalid_grant",
+                "the code is invalid, expired or already used",
+            )
+        })?;
+    drop(conn);
+    if row.expires_at <= now {
+        return Err(OAuthError::new("invalid_grant", "the code has expired"));
+    }
+    if row.client_id != client.id {
+        return Err(OAuthError::new(
+            "invalid_grant",
+            "the code was issued to another client",
+        ));
+    }
+    if form.get("redirect_uri").map(String::as_str) != Some(row.redirect_uri.as_str()) {
+        return Err(OAuthError::new(
+            "invalid_grant",
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    match (&row.code_challenge, form.get("code_verifier")) {
+        (Some(challenge), Some(v)) if valid_verifier(v) && pkce_s256(v) == *challenge => {}
+        (Some(_), _) => {
+            return Err(OAuthError::new(
+                "invalid_grant",
+                "the PKCE code_verifier does not match",
+            ))
+        }
+        // A verifier without a challenge is a downgrade attempt.
+        (None, Some(_)) => {
+            return Err(OAuthError::new(
+                "invalid_grant",
+                "no PKCE challenge was sent with this code",
+            ))
+        }
+        (None, None) => {}
+    }
+    let subject: Subject = serde_json::from_str(&row.subject)
+        .map_err(|_| OAuthError::new("server_error", "stored code"))?;
+    let grant = UserGrant {
+        subject,
+        session_id: row.session_id.clone(),
+        scope: row.scope.split_whitespace().map(str::to_string).collect(),
+        nonce: row.nonce.clone(),
+        auth_time: row.auth_time,
+        amr: serde_json::from_str(&row.amr).unwrap_or_default(),
+        act: row
+            .act
+            .as_deref()
+            .and_then(|a| serde_json::from_str(a).ok()),
+        resource: row.resource.clone(),
+    };
+    let family = client.allows_grant("refresh_token").then(|| {
+        (
+            crate::ids::credential("fam_")[..26].to_string(),
+            now + REFRESH_ABSOLUTE,
+        )
+    });
+    Ok(s.core.issue_user_tokens(t, client, &grant, family).await?)
+}
+
+async fn refresh(
+    s: &AppState,
+    t: &Tenant,
+    client: &Client,
+    form: &HashMap<String, String>,
+) -> Result<crate::core::tokens::TokenResponse, OAuthError> {
+    let token = form
+        .get("refresh_token")
+        .ok_or_else(|| OAuthError::new("invalid_request", "refresh_token is missing"))?;
+    if !token.starts_with(REFRESH_PREFIX) {
+        return Err(OAuthError::new("invalid_grant", "not a refresh token"));
+    }
+    let now = s.core.clock.now();
+    let hash = s.core.hash_refresh(token);
+    let mut conn = s.core.store.conn().await.map_err(OAuthError::from)?;
+    let Some(row) = rows::use_refresh(&mut conn, &t.id, &hash)
+        .await
+        .map_err(OAuthError::from)?
+    else {
+        // Unknown, revoked, or reused: a reused token revokes its whole family.
+        if let Some((family, owner, used, _, _)) = rows::refresh_state(&mut conn, &t.id, &hash)
+            .await
+            .map_err(OAuthError::from)?
+        {
+            if used == 1 && owner == client.id {
+                rows::revoke_family(&mut conn, &t.id, &family)
+                    .await
+                    .map_err(OAuthError::from)?;
+                rows::revoke_issued(&mut conn, &t.id, Some(&family), None, now)
+                    .await
+                    .map_err(OAuthError::from)?;
+                tracing::warn!(tenant = %t.name, "refresh token reuse: family revoked");
+            }
+        }
+        return Err(OAuthError::new(
+            "invalid_grant",
+            "the refresh token is invalid, revoked or already used",
+        ));
+    };
+    drop(conn);
+    if row.client_id != client.id {
+        return Err(OAuthError::new(
+            "invalid_grant",
+            "the refresh token was issued to another client",
+        ));
+    }
+    if row.idle_expires_at <= now || row.family_expires_at <= now {
+        return Err(OAuthError::new(
+            "invalid_grant",
+            "the refresh token has expired",
+        ));
+    }
+    let granted: Vec<String> = row.scope.split_whitespace().map(str::to_string).collect();
+    let scope = match form.get("scope") {
+        Some(req) => {
+            let asked: Vec<String> = req.split_whitespace().map(str::to_string).collect();
+            if let Some(bad) = asked.iter().find(|a| !granted.contains(a)) {
+                return Err(OAuthError::new(
+                    "invalid_scope",
+                    format!("{bad} was not granted"),
+                ));
+            }
+            asked
+        }
+        None => granted,
+    };
+    let subject: Subject = serde_json::from_str(&row.subject)
+        .map_err(|_| OAuthError::new("server_error", "stored token"))?;
+    // The user must still exist and be active.
+    let mut conn = s.core.store.conn().await.map_err(OAuthError::from)?;
+    let user = crate::store::users::user_by_id(&mut conn, &subject.home, &subject.user_id)
+        .await
+        .map_err(OAuthError::from)?;
+    if user.is_none_or(|u| u.status != "active") {
+        return Err(OAuthError::new(
+            "invalid_grant",
+            "the user is no longer active",
+        ));
+    }
+    drop(conn);
+    let grant = UserGrant {
+        subject,
+        session_id: row.session_id.clone(),
+        scope,
+        nonce: None,
+        auth_time: row.auth_time,
+        amr: serde_json::from_str(&row.amr).unwrap_or_default(),
+        act: row
+            .act
+            .as_deref()
+            .and_then(|a| serde_json::from_str(a).ok()),
+        resource: row.resource.clone(),
+    };
+    Ok(s.core
+        .issue_user_tokens(
+            t,
+            client,
+            &grant,
+            Some((row.family_id.clone(), row.family_expires_at)),
+        )
+        .await?)
+}
+
+async fn client_creds(
+    s: &AppState,
+    t: &Tenant,
+    client: &Client,
+    form: &HashMap<String, String>,
+) -> Result<crate::core::tokens::TokenResponse, OAuthError> {
+    if client.is_public() {
+        return Err(OAuthError::new(
+            "unauthorized_client",
+            "public clients cannot use client_credentials",
+        ));
+    }
+    let asked: Vec<String> = form
+        .get("scope")
+        .map(|sc| sc.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    if let Some(bad) = asked.iter().find(|a| {
+        !client.scopes.contains(a) || matches!(a.as_str(), "openid" | "offline_access" | "admin")
+    }) {
+        return Err(OAuthError::new(
+            "invalid_scope",
+            format!("scope {bad} is not available to client_credentials"),
+        ));
+    }
+    Ok(s.core
+        .issue_client_token(t, client, &asked, form.get("resource").map(String::as_str))
+        .await?)
+}
