@@ -74,8 +74,9 @@ CREATE TABLE auth_codes (
     act            TEXT,
     expires_at     BIGINT NOT NULL,
     used           BIGINT NOT NULL DEFAULT 0,
-    PRIMARY KEY (tenant_id, code_hash),
-    FOREIGN KEY (tenant_id, client_id) REFERENCES clients (tenant_id, id) ON DELETE CASCADE
+    -- client_id may name a built-in client (an MSP's `switch-{customer}`), so no foreign
+    -- key: deleting a client deletes its codes and refresh tokens explicitly.
+    PRIMARY KEY (tenant_id, code_hash)
 );
 
 -- Refresh tokens, rotated atomically; a reused one revokes its whole family.
@@ -97,8 +98,7 @@ CREATE TABLE refresh_tokens (
     family_expires_at BIGINT NOT NULL,
     used         BIGINT NOT NULL DEFAULT 0,
     revoked      BIGINT NOT NULL DEFAULT 0,
-    PRIMARY KEY (tenant_id, token_hash),
-    FOREIGN KEY (tenant_id, client_id) REFERENCES clients (tenant_id, id) ON DELETE CASCADE
+    PRIMARY KEY (tenant_id, token_hash)
 );
 CREATE INDEX refresh_tokens_by_family ON refresh_tokens (tenant_id, family_id);
 CREATE INDEX refresh_tokens_by_user ON refresh_tokens (tenant_id, user_id);

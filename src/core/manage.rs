@@ -190,7 +190,7 @@ impl Core {
                     msp_role: Some(s.role),
                 });
             }
-            for user in priv_rows::delegates(conn, &org.id).await? {
+            for user in priv_rows::active_delegates(conn, &org.id, self.clock.now()).await? {
                 match out
                     .iter_mut()
                     .find(|a| a.home.id == msp.id && a.user_id == user)

@@ -352,10 +352,8 @@ async fn mapping(
 ) -> Result<(rows::MappingRow, MappingResource)> {
     let row = rows::get(conn, &org.id, id).await?.ok_or(Error::NotFound)?;
     let selectors = rows::selectors(conn, &org.id, Some(id)).await?;
-    Ok((
-        row.clone(),
-        to_resource(conn, &org.id, row, selectors).await?,
-    ))
+    let resource = to_resource(conn, &org.id, row.clone(), selectors).await?;
+    Ok((row, resource))
 }
 
 impl Core {
@@ -503,8 +501,12 @@ impl Core {
             }
         }
         let after = mapping(tx, &call.org, id).await?.1;
+        let action = match current {
+            None => "role_mapping.create",
+            Some(_) => "role_mapping.update",
+        };
         let change = Change {
-            action: ["role_mapping.create", "role_mapping.update"][usize::from(current.is_some())],
+            action,
             target: format!("role_mapping:{id}"),
             before: current.map(|(_, b)| audit_state(&b)),
             after: Some(audit_state(&after)),
@@ -590,6 +592,12 @@ impl Core {
         // Most syncs and sign-ins change nothing: look before taking the write lock.
         {
             let mut conn = self.store.conn().await?;
+            if store::users::user_by_id(&mut conn, &tenant.id, user_id)
+                .await?
+                .is_none()
+            {
+                return Err(Error::NotFound);
+            }
             let wanted = rows::selected(&mut conn, &tenant.id, groups, claims).await?;
             let change =
                 rows::replace_source_rows(&mut conn, &tenant.id, user_id, src, &wanted, now, false);

@@ -9,6 +9,7 @@ pub mod apikeys;
 pub mod audit;
 pub mod clients;
 pub mod delegations;
+pub mod exchange;
 pub mod insight;
 pub mod keys;
 pub mod manage;

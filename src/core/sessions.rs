@@ -67,6 +67,20 @@ impl Core {
         amr: &[&str],
         act: Option<Value>,
     ) -> Result<(Session, String)> {
+        self.create_session_until(tenant, user_id, amr, act, None)
+            .await
+    }
+
+    /// A new session that never outlives `cap` (an MSP user's session in a customer lives
+    /// no longer than the MSP session it came from).
+    pub async fn create_session_until(
+        &self,
+        tenant: &Tenant,
+        user_id: &str,
+        amr: &[&str],
+        act: Option<Value>,
+        cap: Option<i64>,
+    ) -> Result<(Session, String)> {
         let now = self.clock.now();
         let mut conn = self.store.conn().await?;
         let (_, settings) = super::settings::load(&mut conn, tenant).await?;
@@ -80,8 +94,8 @@ impl Core {
             act: act.as_ref().map(Value::to_string),
             created_at: now,
             last_seen_at: now,
-            idle_expires_at: now + idle,
-            expires_at: now + absolute,
+            idle_expires_at: (now + idle).min(cap.unwrap_or(i64::MAX)),
+            expires_at: (now + absolute).min(cap.unwrap_or(i64::MAX)),
         };
         rows::insert(
             &mut conn,

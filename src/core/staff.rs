@@ -338,10 +338,12 @@ impl Core {
         let new = Role { role, scope };
         let now = self.clock.now();
         let user = UserId::generate();
-        let reached: Vec<&(String, String)> = customers
+        // Customers' rows are bumped in id order, as every multi-tenant write here does.
+        let mut reached: Vec<&(String, String)> = customers
             .iter()
             .filter(|(id, _)| new.reach(id).is_some())
             .collect();
+        reached.sort();
         let mut tx = self.store.begin().await?;
         if !tenant_rows::bump_version(&mut tx, &msp.id).await? {
             return Err(Error::NotFound);

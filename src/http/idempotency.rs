@@ -25,7 +25,7 @@ const MAX_BODY: usize = 4 * 1024 * 1024;
 
 fn has_secret(v: &serde_json::Value) -> bool {
     let secret_str = |x: &serde_json::Value| x.as_str().is_some_and(|s| s.contains("tnt_"));
-    ["key", "secret", "token", "enrolment_url"]
+    ["key", "secret", "client_secret", "token", "enrolment_url"]
         .iter()
         .any(|k| secret_str(&v[*k]))
 }

@@ -183,7 +183,7 @@ async fn handle(
     let Some(client_id) = params.client_id.as_deref() else {
         return error_page(StatusCode::BAD_REQUEST, "client_id is missing");
     };
-    let client = match s.core.client(t, client_id).await {
+    let client = match s.core.client_or_builtin(t, client_id).await {
         Ok(Some(c)) => c,
         _ => return error_page(StatusCode::BAD_REQUEST, "unknown client"),
     };

@@ -6,6 +6,7 @@
 mod authorize;
 mod discovery;
 mod resources;
+mod switch;
 mod token;
 
 use crate::app::AppState;
@@ -44,6 +45,8 @@ pub fn routes() -> Router<AppState> {
             get(resources::logout).post(resources::logout_confirm),
         )
         .route("/login", get(authorize::login_page))
+        .route("/switch/start", get(switch::start))
+        .route("/switch/callback", get(switch::callback))
 }
 
 /// An RFC 6749 §5.2 error.
@@ -200,6 +203,21 @@ pub fn client_credentials(
         ),
         None => (ClientCredentials::None { id }, false),
     })
+}
+
+/// A failed client authentication: `invalid_client` (with a Basic challenge when Basic
+/// was used); a failure on our side stays a server error.
+pub fn client_error(e: Error, basic: bool) -> OAuthError {
+    match e {
+        Error::Internal(_) => OAuthError::from(e),
+        other => {
+            let mut err = OAuthError::new("invalid_client", other.to_string());
+            if basic {
+                err.challenge = Some("Basic");
+            }
+            err
+        }
+    }
 }
 
 fn basic_error(msg: &str) -> OAuthError {

@@ -109,27 +109,20 @@ pub async fn userinfo(
     }
 }
 
+/// Client authentication at introspection and revocation. Assertions name the token
+/// endpoint as audience (RFC 7523 §3), whichever endpoint receives them.
 async fn authenticated_client(
     s: &AppState,
     t: &Tenant,
     headers: &HeaderMap,
     form: &std::collections::HashMap<String, String>,
-    endpoint: &str,
 ) -> Result<crate::core::clients::Client, OAuthError> {
     let (creds, basic) = client_credentials(headers, form)?;
-    let url = format!("{}{endpoint}", s.core.issuer(&t.name));
+    let url = format!("{}/oauth2/token", s.core.issuer(&t.name));
     s.core
         .authenticate_client(t, creds, &url)
         .await
-        .map_err(|e| {
-            let mut err = OAuthError::from(e);
-            err.error = "invalid_client";
-            err.status = StatusCode::UNAUTHORIZED;
-            if basic {
-                err.challenge = Some("Basic");
-            }
-            err
-        })
+        .map_err(|e| super::client_error(e, basic))
 }
 
 fn inactive() -> Response {
@@ -149,7 +142,7 @@ pub async fn introspect(
         Ok(f) => f,
         Err(e) => return e.into_response(),
     };
-    let client = match authenticated_client(&s, &t, &headers, &form, "/oauth2/introspect").await {
+    let client = match authenticated_client(&s, &t, &headers, &form).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -218,7 +211,7 @@ pub async fn revoke(
         Ok(f) => f,
         Err(e) => return e.into_response(),
     };
-    let client = match authenticated_client(&s, &t, &headers, &form, "/oauth2/revoke").await {
+    let client = match authenticated_client(&s, &t, &headers, &form).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };

@@ -5,6 +5,7 @@
 use super::{client_credentials, no_store, parse_form, OAuthError};
 use crate::app::AppState;
 use crate::core::clients::Client;
+use crate::core::exchange::{ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE};
 use crate::core::tokens::{Subject, UserGrant, REFRESH_ABSOLUTE, REFRESH_PREFIX};
 use crate::http::middleware::CurrentTenant;
 use crate::store::tokens as rows;
@@ -41,15 +42,7 @@ async fn handle(
         .core
         .authenticate_client(t, creds, &endpoint)
         .await
-        .map_err(|e| {
-            let mut err = OAuthError::from(e);
-            err.error = "invalid_client";
-            err.status = axum::http::StatusCode::UNAUTHORIZED;
-            if basic {
-                err.challenge = Some("Basic");
-            }
-            err
-        })?;
+        .map_err(|e| super::client_error(e, basic))?;
     let grant_type = form
         .get("grant_type")
         .map(String::as_str)
@@ -67,12 +60,7 @@ async fn handle(
         "authorization_code" => authorization_code(s, t, &client, &form).await?,
         "refresh_token" => refresh(s, t, &client, &form).await?,
         "client_credentials" => client_creds(s, t, &client, &form).await?,
-        "urn:ietf:params:oauth:grant-type:token-exchange" => {
-            return Err(OAuthError::new(
-                "unsupported_grant_type",
-                "token exchange is not enabled on this tenant yet",
-            ))
-        }
+        TOKEN_EXCHANGE => exchange(s, t, &client, &form).await?,
         _ => {
             return Err(OAuthError::new(
                 "unsupported_grant_type",
@@ -303,4 +291,75 @@ async fn client_creds(
     Ok(s.core
         .issue_client_token(t, client, &asked, form.get("resource").map(String::as_str))
         .await?)
+}
+
+/// RFC 8693: an MSP user's access token from the MSP issuer becomes a customer token whose
+/// privileges are the user's effective privileges here, with `act` naming the MSP user.
+async fn exchange(
+    s: &AppState,
+    t: &Tenant,
+    client: &Client,
+    form: &HashMap<String, String>,
+) -> Result<crate::core::tokens::TokenResponse, OAuthError> {
+    let subject_token = form
+        .get("subject_token")
+        .ok_or_else(|| OAuthError::new("invalid_request", "subject_token is missing"))?;
+    if form.get("subject_token_type").map(String::as_str) != Some(ACCESS_TOKEN_TYPE) {
+        return Err(OAuthError::new(
+            "invalid_request",
+            "subject_token_type must be an access token",
+        ));
+    }
+    if form.get("actor_token").is_some() {
+        return Err(OAuthError::new(
+            "invalid_request",
+            "actor tokens are not accepted",
+        ));
+    }
+    if form
+        .get("requested_token_type")
+        .is_some_and(|r| r != ACCESS_TOKEN_TYPE)
+    {
+        return Err(OAuthError::new(
+            "invalid_request",
+            "only access tokens can be requested",
+        ));
+    }
+    let scope: Vec<String> = form
+        .get("scope")
+        .map(|sc| sc.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_else(|| vec!["privileges".to_string()]);
+    if let Some(bad) = scope
+        .iter()
+        .find(|x| !client.scopes.contains(x) || x.as_str() == "offline_access")
+    {
+        return Err(OAuthError::new(
+            "invalid_scope",
+            format!("scope {bad} is not available to this exchange"),
+        ));
+    }
+    let ex = s
+        .core
+        .accept_subject_token(t, subject_token)
+        .await
+        .map_err(|e| match e {
+            crate::error::Error::Invalid { message, .. } => {
+                OAuthError::new("invalid_grant", message)
+            }
+            other => OAuthError::from(other),
+        })?;
+    let grant = UserGrant {
+        subject: ex.subject,
+        session_id: None,
+        scope,
+        nonce: None,
+        auth_time: ex.auth_time,
+        amr: ex.amr,
+        act: Some(ex.act),
+        resource: form.get("resource").cloned(),
+    };
+    let mut tokens = s.core.issue_user_tokens(t, client, &grant, None).await?;
+    tokens.id_token = None;
+    tokens.issued_token_type = Some(ACCESS_TOKEN_TYPE);
+    Ok(tokens)
 }

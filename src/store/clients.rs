@@ -90,12 +90,16 @@ pub async fn list(conn: &mut Conn, tenant: &TenantId) -> Result<Vec<ClientRow>> 
 
 /// Remove a client (its codes and refresh tokens go by cascade) and its assertion ids.
 pub async fn delete(conn: &mut Conn, tenant: &TenantId, id: &str) -> Result<bool> {
-    sqlx::query("DELETE FROM client_assertion_jtis WHERE tenant_id = $1 AND client_id = $2")
+    for table in ["client_assertion_jtis", "auth_codes", "refresh_tokens"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE tenant_id = $1 AND client_id = $2"
+        )))
         .bind(tenant.as_str())
         .bind(id)
         .execute(&mut *conn)
         .await
         .map_err(db)?;
+    }
     let done = sqlx::query("DELETE FROM clients WHERE tenant_id = $1 AND id = $2")
         .bind(tenant.as_str())
         .bind(id)

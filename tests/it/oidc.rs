@@ -939,3 +939,298 @@ async fn logout_ends_the_session_and_returns_to_a_registered_uri() {
         .unwrap_or("")
         .starts_with("/login?pending="));
 }
+
+/// An MSP client and a customer client that may exchange tokens, and the MSP boss's session.
+struct MspWorld {
+    w: World,
+    msp_client: String,
+    msp_secret: String,
+    boss: String,
+    boss_cookie: String,
+    exchanger: String,
+    exchanger_secret: String,
+}
+
+async fn msp_world() -> MspWorld {
+    let w = world().await;
+    let acme = w.app.core.find_tenant("acme").await.expect("acme");
+    let (mc, ms) = w
+        .app
+        .core
+        .create_client(
+            &acme,
+            new_client("noc", false, &["authorization_code"], false),
+            &Actor::cli(),
+            None,
+        )
+        .await
+        .expect("msp client");
+    let boss = {
+        let mut conn = w.app.core.store.conn().await.expect("conn");
+        tenantry::store::users::find_user_by_email(&mut conn, &acme.id, "boss@acme.example")
+            .await
+            .expect("q")
+            .expect("boss")
+            .id
+    };
+    let (_, boss_cookie) = w
+        .app
+        .core
+        .create_session(&acme, &boss, &["webauthn"], None)
+        .await
+        .expect("session");
+    let globex = w.app.core.find_tenant("globex-acme").await.expect("t");
+    let (ex, exs) = w
+        .app
+        .core
+        .create_client(
+            &globex,
+            new_client(
+                "automation",
+                false,
+                &["urn:ietf:params:oauth:grant-type:token-exchange"],
+                false,
+            ),
+            &Actor::cli(),
+            None,
+        )
+        .await
+        .expect("exchanger");
+    MspWorld {
+        w,
+        msp_client: mc.id,
+        msp_secret: ms.expect("secret"),
+        boss,
+        boss_cookie,
+        exchanger: ex.id,
+        exchanger_secret: exs.expect("secret"),
+    }
+}
+
+/// An MSP access token for the boss with `resource` = the customer's issuer.
+async fn msp_token(m: &MspWorld, resource: &str) -> String {
+    let (verifier, challenge) = pkce();
+    let path = format!(
+        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&code_challenge={challenge}&code_challenge_method=S256&resource={}",
+        m.msp_client, urlenc(CB), urlenc(resource)
+    );
+    let req = Request::get(path)
+        .header("host", "acme.localhost:8080")
+        .header("cookie", format!("tenantry_session={}", m.boss_cookie))
+        .body(Body::empty())
+        .expect("req");
+    let r = m.w.app.request(req).await;
+    let loc = r.headers["location"].to_str().expect("loc").to_string();
+    let code = url::Url::parse(&loc)
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.to_string())
+        .expect("code");
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+            ("code_verifier", &verifier),
+        ])
+        .finish();
+    let req = Request::post("/oauth2/token")
+        .header("host", "acme.localhost:8080")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            "authorization",
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{}:{}", m.msp_client, m.msp_secret))
+            ),
+        )
+        .body(Body::from(body))
+        .expect("req");
+    let r = m.w.app.request(req).await;
+    let v: Value = serde_json::from_str(&r.body).expect("json");
+    v["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{v}"))
+        .to_string()
+}
+
+async fn exchange(m: &MspWorld, subject_token: &str) -> (StatusCode, Value) {
+    form_post(
+        &m.w.app,
+        "/oauth2/token",
+        Some((&m.exchanger, &m.exchanger_secret)),
+        &[
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ),
+            ("subject_token", subject_token),
+            (
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:access_token",
+            ),
+            ("scope", "privileges"),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn token_exchange_turns_an_msp_token_into_a_customer_token_with_act() {
+    let m = msp_world().await;
+    let at = msp_token(&m, ISS).await;
+    let (s, v) = exchange(&m, &at).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["issued_token_type"],
+        "urn:ietf:params:oauth:token-type:access_token"
+    );
+    assert!(
+        v["expires_in"].as_i64().unwrap_or(999) <= 300,
+        "act tokens live 5 minutes"
+    );
+    let claims: Value = serde_json::from_slice(
+        &B64.decode(
+            v["access_token"]
+                .as_str()
+                .expect("at")
+                .split('.')
+                .nth(1)
+                .expect("p"),
+        )
+        .expect("b64"),
+    )
+    .expect("json");
+    assert_eq!(claims["iss"], ISS);
+    assert_eq!(
+        claims["act"],
+        json!({"iss": "http://acme.localhost:8080", "sub": m.boss})
+    );
+    assert!(
+        claims["sub"].as_str().unwrap_or("").starts_with("msp_"),
+        "a customer-side identity: {claims}"
+    );
+    assert_eq!(
+        claims["org_access"], "full",
+        "a super-user owns the customer"
+    );
+    assert_eq!(claims["msp"]["role"], "super-user");
+    // No chaining: the exchanged token cannot be exchanged again.
+    let (s, v) = exchange(&m, v["access_token"].as_str().expect("at")).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    // A token meant for another audience is refused.
+    let other = msp_token(&m, "https://elsewhere.example").await;
+    let (_, v) = exchange(&m, &other).await;
+    assert_eq!(v["error"], "invalid_grant");
+    // A token of the customer itself, or of another MSP, is refused.
+    let own = access_token(&m.w, "openid").await;
+    let (_, v) = exchange(&m, &own).await;
+    assert_eq!(v["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn msp_staff_switch_into_a_customer_without_a_second_sign_in() {
+    let m = msp_world().await;
+    let r = m.w.app.get(HOST, "/switch/start?to=globex-acme").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let switch_cookie = r.headers["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("kv")
+        .to_string();
+    let to_msp = url::Url::parse(r.headers["location"].to_str().expect("loc")).expect("url");
+    assert_eq!(to_msp.host_str(), Some("acme.localhost"));
+    // The MSP's existing session answers at once.
+    let req = Request::get(format!(
+        "{}?{}",
+        to_msp.path(),
+        to_msp.query().unwrap_or_default()
+    ))
+    .header("host", "acme.localhost:8080")
+    .header("cookie", format!("tenantry_session={}", m.boss_cookie))
+    .body(Body::empty())
+    .expect("req");
+    let r = m.w.app.request(req).await;
+    let back = url::Url::parse(r.headers["location"].to_str().expect("loc")).expect("url");
+    assert_eq!(back.host_str(), Some("globex-acme.localhost"), "{back}");
+    let req = Request::get(format!(
+        "{}?{}",
+        back.path(),
+        back.query().unwrap_or_default()
+    ))
+    .header("host", HOST)
+    .header("cookie", switch_cookie)
+    .body(Body::empty())
+    .expect("req");
+    let r = m.w.app.request(req).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let session = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|c| c.to_str().ok())
+        .find(|c| c.starts_with("tenantry_session="))
+        .expect("session cookie")
+        .to_string();
+    let secret = session
+        .trim_start_matches("tenantry_session=")
+        .split(';')
+        .next()
+        .expect("v")
+        .to_string();
+    // That customer session now yields ID tokens carrying act.
+    let w2 = World {
+        app: m.w.app,
+        client_id: m.w.client_id.clone(),
+        secret: m.w.secret.clone(),
+        user_id: String::new(),
+        cookie: secret,
+    };
+    let (code, verifier) = code_for(&w2, &w2.client_id.clone(), "openid privileges").await;
+    let (s, v) = form_post(
+        &w2.app,
+        "/oauth2/token",
+        Some((&w2.client_id, &w2.secret)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let id: Value = serde_json::from_slice(
+        &B64.decode(
+            v["id_token"]
+                .as_str()
+                .expect("id")
+                .split('.')
+                .nth(1)
+                .expect("p"),
+        )
+        .expect("b64"),
+    )
+    .expect("json");
+    assert_eq!(id["act"]["sub"], m.boss.as_str());
+    assert_eq!(id["org_access"], "full");
+    // The customer's log shows who came in from where.
+    let t = w2.app.core.find_tenant("globex-acme").await.expect("t");
+    let mut conn = w2.app.core.store.conn().await.expect("conn");
+    let entries = tenantry::store::audit::entries(&mut conn, &t.id)
+        .await
+        .expect("entries");
+    assert!(entries
+        .iter()
+        .any(|e| e.action == "msp.switch_in" && e.actor_msp.as_deref() == Some("acme")));
+    // A switch without the state cookie is refused.
+    let r = w2.app.get(HOST, "/switch/callback?code=x&state=y").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
