@@ -7,6 +7,7 @@ mod apikeys;
 mod certs;
 mod clients;
 mod demo;
+mod keys;
 mod networks;
 mod serve;
 mod tenants;
@@ -100,6 +101,9 @@ pub enum Command {
     /// OAuth/OIDC clients of a tenant.
     #[command(subcommand)]
     Client(clients::ClientCommand),
+    /// Token-signing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Development certificates.
     #[command(subcommand)]
     Certs(certs::CertsCommand),
@@ -203,6 +207,7 @@ async fn run(command: Command, config: Config) -> Result<(), Error> {
         Command::Admin(cmd) => admins::run(&open(&config).await?, cmd).await,
         Command::Apikey(cmd) => apikeys::run_apikey(&open(&config).await?, cmd).await,
         Command::Client(cmd) => clients::run(&open(&config).await?, cmd).await,
+        Command::Keys(cmd) => keys::run(&open(&config).await?, cmd).await,
         Command::Audit(cmd) => apikeys::run_audit(&open(&config).await?, cmd).await,
         Command::Certs(cmd) => {
             let names = match open(&config).await {

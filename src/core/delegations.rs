@@ -410,6 +410,14 @@ impl Core {
                 "this delegation is already revoked",
             ));
         }
+        crate::core::sessions::end_msp_user_in_customers(
+            &mut tx,
+            &msp.id,
+            &row.msp_user_id,
+            Some(&customer.id),
+            now,
+        )
+        .await?;
         self.audit_both_sides(
             &mut tx,
             call,
@@ -499,6 +507,15 @@ impl Core {
             if !rows::revoke(conn, &customer, &d.id, &customer_actor.id, now).await? {
                 continue;
             }
+            let msp = TenantId(d.msp_tenant_id.clone());
+            crate::core::sessions::end_msp_user_in_customers(
+                conn,
+                &msp,
+                &d.msp_user_id,
+                Some(&customer),
+                now,
+            )
+            .await?;
             audit::append(
                 &self.keys,
                 conn,

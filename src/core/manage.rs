@@ -553,6 +553,7 @@ impl Core {
     ) -> Result<()> {
         rows::delete_membership(conn, &org.id, &m.id).await?;
         crate::store::apikeys::delete_for_user(conn, &org.id, &a.user_id).await?;
+        super::sessions::end_user(conn, &org.id, &a.user_id, self.clock.now()).await?;
         // The user record stays while it is still something else here (MSP staff); the
         // passkey issue adds sign-in methods to this check.
         if priv_rows::staff_role(conn, &org.id, &a.user_id)

@@ -179,3 +179,99 @@ impl Core {
         tx.commit().await.map_err(store::db)
     }
 }
+
+/// Revocation cascade (security.md): end a user's sessions in one tenant, revoke their
+/// refresh-token families, and put their outstanding access tokens on the revocation list.
+pub(crate) async fn end_user(
+    conn: &mut crate::store::Conn,
+    tenant: &crate::ids::TenantId,
+    sub: &str,
+    now: i64,
+) -> Result<()> {
+    rows::delete_for_user(conn, tenant, sub).await?;
+    crate::store::tokens::revoke_families_of_user(conn, tenant, sub).await?;
+    crate::store::tokens::revoke_issued(conn, tenant, None, Some(sub), now).await
+}
+
+/// The same for an MSP user's identity in one customer (or, with `customer` None, in every
+/// customer where it has one).
+pub(crate) async fn end_msp_user_in_customers(
+    conn: &mut crate::store::Conn,
+    msp: &crate::ids::TenantId,
+    msp_user: &str,
+    customer: Option<&crate::ids::TenantId>,
+    now: i64,
+) -> Result<()> {
+    let idents: Vec<(String, String)> = sqlx::query_as(
+        "SELECT tenant_id, id FROM msp_identities WHERE msp_tenant_id = $1 AND msp_user_id = $2 \
+         AND ($3 IS NULL OR tenant_id = $3)",
+    )
+    .bind(msp.as_str())
+    .bind(msp_user)
+    .bind(customer.map(|c| c.as_str().to_string()))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(store::db)?;
+    for (tenant, ident) in idents {
+        end_user(conn, &crate::ids::TenantId(tenant), &ident, now).await?;
+    }
+    Ok(())
+}
+
+impl Core {
+    /// GET /sessions: an org-full admin sees every session of the org; others their own.
+    pub async fn api_list_sessions(
+        &self,
+        call: &super::manage::OrgCall,
+    ) -> Result<Vec<serde_json::Value>> {
+        let mut conn = self.store.conn().await?;
+        let own = (call.principal.home.id == call.org.id).then(|| call.principal.user_id.clone());
+        let rows = rows::list(&mut conn, &call.org.id, self.clock.now()).await?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| call.is_org_full() || own.as_deref() == Some(r.user_id.as_str()))
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.id,
+                    "user_id": r.user_id,
+                    "amr": serde_json::from_str::<Value>(&r.amr).unwrap_or_default(),
+                    "act": r.act.as_deref().and_then(|a| serde_json::from_str::<Value>(a).ok()),
+                    "created_at": crate::clock::rfc3339(r.created_at),
+                    "last_seen_at": crate::clock::rfc3339(r.last_seen_at),
+                    "expires_at": crate::clock::rfc3339(r.expires_at.min(r.idle_expires_at)),
+                })
+            })
+            .collect())
+    }
+
+    /// DELETE /sessions/{id}: org full, or the session's own user. Audited.
+    pub async fn api_end_session(&self, call: &super::manage::OrgCall, id: &str) -> Result<()> {
+        let session = self
+            .session_by_id(&call.org, id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let own =
+            call.principal.home.id == call.org.id && call.principal.user_id == session.user_id;
+        if !own && !call.is_org_full() {
+            return Err(Error::NotFound);
+        }
+        self.end_session(&call.org, id).await?;
+        let mut tx = self.store.begin().await?;
+        super::audit::append(
+            &self.keys,
+            &mut tx,
+            &call.org.id,
+            &call.actor(),
+            super::audit::Change {
+                action: "session.end",
+                target: format!("user:{}", session.user_id),
+                before: Some(serde_json::json!({"session": id})),
+                after: None,
+            },
+            self.clock.now(),
+            call.request_id.as_deref(),
+        )
+        .await?;
+        tx.commit().await.map_err(store::db)
+    }
+}

@@ -148,6 +148,9 @@ impl Core {
         }
         rows::delete_role(&mut tx, &msp.id, user).await?;
         let keys = key_rows::delete_for_user(&mut tx, &msp.id, user).await?;
+        // Sessions and tokens end on every host: the MSP's and each customer's.
+        crate::core::sessions::end_user(&mut tx, &msp.id, user, now).await?;
+        crate::core::sessions::end_msp_user_in_customers(&mut tx, &msp.id, user, None, now).await?;
         let links = rows::delete_open_enrolment_links(&mut tx, &msp.id, user).await?;
         let open: Vec<_> = open
             .into_iter()

@@ -7,6 +7,7 @@ mod clients;
 mod delegations;
 mod mappings;
 mod networks;
+mod sessions;
 mod settings;
 mod staff;
 
@@ -75,6 +76,7 @@ pub fn routes() -> Router<AppState> {
         .merge(staff::routes())
         .merge(mappings::routes())
         .merge(clients::routes())
+        .merge(sessions::routes())
 }
 
 /// The org a path names, as seen by this caller.
