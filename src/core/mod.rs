@@ -41,6 +41,7 @@ pub struct Core {
     pub tenants: Arc<TenantCache>,
     pub public_url: PublicUrl,
     pub key_cache: Arc<signing::KeyCache>,
+    pub token_cache: Arc<tokens::VerifiedTokens>,
 }
 
 impl Core {
@@ -58,6 +59,7 @@ impl Core {
             tenants,
             public_url,
             key_cache: Arc::new(signing::KeyCache::default()),
+            token_cache: Arc::new(tokens::VerifiedTokens::default()),
         }
     }
 

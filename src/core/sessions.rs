@@ -158,6 +158,7 @@ impl Core {
         if !rows::delete(&mut tx, &tenant.id, id).await? {
             return Err(Error::NotFound);
         }
+        crate::store::tenants::bump_version(&mut tx, &tenant.id).await?;
         sqlx::query(
             "UPDATE refresh_tokens SET revoked = 1 WHERE tenant_id = $1 AND session_id = $2",
         )
@@ -176,7 +177,9 @@ impl Core {
         .execute(&mut *tx)
         .await
         .map_err(store::db)?;
-        tx.commit().await.map_err(store::db)
+        tx.commit().await.map_err(store::db)?;
+        self.tenants.invalidate();
+        Ok(())
     }
 }
 

@@ -238,6 +238,9 @@ pub async fn revoke(
             }
         }
     }
+    // Revocations bump the tenant version, which expires verified-token caches.
+    let _ = crate::store::tenants::bump_version(&mut conn, &t.id).await;
+    s.core.tenants.invalidate();
     let mut resp = StatusCode::OK.into_response();
     no_store(resp.headers_mut());
     resp

@@ -192,6 +192,10 @@ async fn refresh(
                 rows::revoke_issued(&mut conn, &t.id, Some(&family), None, now)
                     .await
                     .map_err(OAuthError::from)?;
+                crate::store::tenants::bump_version(&mut conn, &t.id)
+                    .await
+                    .map_err(OAuthError::from)?;
+                s.core.tenants.invalidate();
                 tracing::warn!(tenant = %t.name, "refresh token reuse: family revoked");
             }
         }

@@ -1239,22 +1239,73 @@ async fn msp_staff_switch_into_a_customer_without_a_second_sign_in() {
 async fn removing_an_admin_ends_their_sessions_and_tokens_everywhere() {
     let w = world().await;
     let at = access_token(&w, "openid privileges").await;
-    let owner = w.app.admin("globex-acme", "owner@globex.example", Some(OrgAccess::Full), vec![]).await;
+    let owner = w
+        .app
+        .admin(
+            "globex-acme",
+            "owner@globex.example",
+            Some(OrgAccess::Full),
+            vec![],
+        )
+        .await;
     // The sessions API lists the admin's session; its owner may end it.
-    let (s, v, _) = w.app.api("GET", HOST, "/api/v1/orgs/globex-acme/sessions", Some(&owner.key), None).await;
+    let (s, v, _) = w
+        .app
+        .api(
+            "GET",
+            HOST,
+            "/api/v1/orgs/globex-acme/sessions",
+            Some(&owner.key),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert!(v["items"].as_array().expect("items").iter().any(|x| x["user_id"] == w.user_id.as_str()));
+    assert!(v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .any(|x| x["user_id"] == w.user_id.as_str()));
     // Removing the admin (rule 3 through the API) ends sessions and revokes tokens.
     let t = w.app.core.find_tenant("globex-acme").await.expect("t");
     let pat = {
         let mut conn = w.app.core.store.conn().await.expect("conn");
-        tenantry::store::privileges::membership_of_user(&mut conn, &t.id, &w.user_id).await.expect("q").expect("m").id
+        tenantry::store::privileges::membership_of_user(&mut conn, &t.id, &w.user_id)
+            .await
+            .expect("q")
+            .expect("m")
+            .id
     };
-    let (s, v, _) = w.app.api("DELETE", HOST, &format!("/api/v1/orgs/globex-acme/admins/{pat}"), Some(&owner.key), None).await;
+    let (s, v, _) = w
+        .app
+        .api(
+            "DELETE",
+            HOST,
+            &format!("/api/v1/orgs/globex-acme/admins/{pat}"),
+            Some(&owner.key),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
-    let (_, v) = form_post(&w.app, "/oauth2/introspect", Some((&w.client_id, &w.secret)), &[("token", &at)]).await;
-    assert_eq!(v["active"], false, "the access token is on the revocation list");
-    assert!(w.app.core.session_from_cookie(&t, &w.cookie).await.expect("q").is_none(), "the session ended");
+    let (_, v) = form_post(
+        &w.app,
+        "/oauth2/introspect",
+        Some((&w.client_id, &w.secret)),
+        &[("token", &at)],
+    )
+    .await;
+    assert_eq!(
+        v["active"], false,
+        "the access token is on the revocation list"
+    );
+    assert!(
+        w.app
+            .core
+            .session_from_cookie(&t, &w.cookie)
+            .await
+            .expect("q")
+            .is_none(),
+        "the session ended"
+    );
 }
 
 #[tokio::test]
@@ -1262,17 +1313,59 @@ async fn keys_rotate_from_the_command_line_and_the_api() {
     let env = crate::support::TestEnv::new().await;
     let run = |args: &[&str]| {
         let out = env.command().args(args).output().expect("run");
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice::<Value>(&out.stdout).expect("json")
     };
     run(&["msp", "create", "acme", "--admin-email", "a@acme.example"]);
     let v = run(&["keys", "rotate", "--tenant", "acme", "--now"]);
-    assert_eq!(v["keys"].as_array().map(Vec::len), Some(3), "one per algorithm: {v}");
+    assert_eq!(
+        v["keys"].as_array().map(Vec::len),
+        Some(3),
+        "one per algorithm: {v}"
+    );
     let w = world().await;
-    let owner = w.app.admin("globex-acme", "owner@globex.example", Some(OrgAccess::Full), vec![]).await;
-    let reader = w.app.admin("globex-acme", "ro@globex.example", Some(OrgAccess::ReadOnly), vec![]).await;
-    let (s, _, _) = w.app.api("POST", HOST, "/api/v1/orgs/globex-acme/keys/rotate", Some(&reader.key), None).await;
+    let owner = w
+        .app
+        .admin(
+            "globex-acme",
+            "owner@globex.example",
+            Some(OrgAccess::Full),
+            vec![],
+        )
+        .await;
+    let reader = w
+        .app
+        .admin(
+            "globex-acme",
+            "ro@globex.example",
+            Some(OrgAccess::ReadOnly),
+            vec![],
+        )
+        .await;
+    let (s, _, _) = w
+        .app
+        .api(
+            "POST",
+            HOST,
+            "/api/v1/orgs/globex-acme/keys/rotate",
+            Some(&reader.key),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, v, _) = w.app.api("POST", HOST, "/api/v1/orgs/globex-acme/keys/rotate?immediate=true", Some(&owner.key), None).await;
+    let (s, v, _) = w
+        .app
+        .api(
+            "POST",
+            HOST,
+            "/api/v1/orgs/globex-acme/keys/rotate?immediate=true",
+            Some(&owner.key),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
 }
