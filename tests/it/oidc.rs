@@ -1009,6 +1009,10 @@ async fn msp_world() -> MspWorld {
 
 /// An MSP access token for the boss with `resource` = the customer's issuer.
 async fn msp_token(m: &MspWorld, resource: &str) -> String {
+    msp_token_as(m, &m.boss_cookie, resource).await
+}
+
+async fn msp_token_as(m: &MspWorld, cookie: &str, resource: &str) -> String {
     let (verifier, challenge) = pkce();
     let path = format!(
         "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&code_challenge={challenge}&code_challenge_method=S256&resource={}",
@@ -1016,7 +1020,7 @@ async fn msp_token(m: &MspWorld, resource: &str) -> String {
     );
     let req = Request::get(path)
         .header("host", "acme.localhost:8080")
-        .header("cookie", format!("tenantry_session={}", m.boss_cookie))
+        .header("cookie", format!("tenantry_session={cookie}"))
         .body(Body::empty())
         .expect("req");
     let r = m.w.app.request(req).await;
@@ -1368,4 +1372,127 @@ async fn keys_rotate_from_the_command_line_and_the_api() {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
+}
+
+#[tokio::test]
+async fn token_exchange_follows_delegations_and_refuses_without_access() {
+    let m = msp_world().await;
+    let acme = m.w.app.core.find_tenant("acme").await.expect("acme");
+    let globex =
+        m.w.app
+            .core
+            .find_tenant("globex-acme")
+            .await
+            .expect("globex");
+    let tech =
+        m.w.app
+            .admin(
+                "acme",
+                "tech@acme.example",
+                Some(OrgAccess::ReadOnly),
+                vec![],
+            )
+            .await;
+    let (_, tech_cookie) =
+        m.w.app
+            .core
+            .create_session(&acme, &tech.user_id, &["webauthn"], None)
+            .await
+            .expect("session");
+    // No role, no delegation: nothing in the customer.
+    let at = msp_token_as(&m, &tech_cookie, ISS).await;
+    let (_, v) = exchange(&m, &at).await;
+    assert_eq!(v["error"], "invalid_grant", "{v}");
+    // An approved delegation with an expiry.
+    let pool = m.w.app.core.store.pool();
+    let expires = crate::support::T0 + 3600;
+    sqlx::query("INSERT INTO delegations (tenant_id, id, msp_tenant_id, msp_user_id, bundle, state, expires_at, created_by, created_at) VALUES ($1, 'del_t', $2, $3, '{}', 'approved', $4, 'cli', $5)")
+        .bind(globex.id.as_str()).bind(acme.id.as_str()).bind(&tech.user_id).bind(expires).bind(crate::support::T0)
+        .execute(pool).await.expect("delegation");
+    let at = msp_token_as(&m, &tech_cookie, ISS).await;
+    let (s, v) = exchange(&m, &at).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let claims: Value = serde_json::from_slice(
+        &B64.decode(
+            v["access_token"]
+                .as_str()
+                .expect("at")
+                .split('.')
+                .nth(1)
+                .expect("p"),
+        )
+        .expect("b64"),
+    )
+    .expect("json");
+    assert_eq!(
+        claims["org_access"], "full",
+        "a delegation without a bundle is org full"
+    );
+    // Revoked: refused.
+    sqlx::query("UPDATE delegations SET state = 'revoked' WHERE id = 'del_t'")
+        .execute(pool)
+        .await
+        .expect("revoke");
+    let (_, v) = exchange(&m, &at).await;
+    assert_eq!(v["error"], "invalid_grant");
+    // Expired: refused.
+    sqlx::query("UPDATE delegations SET state = 'approved' WHERE id = 'del_t'")
+        .execute(pool)
+        .await
+        .expect("restore");
+    m.w.app.clock.advance(3600);
+    let (_, tech_cookie) =
+        m.w.app
+            .core
+            .create_session(&acme, &tech.user_id, &["webauthn"], None)
+            .await
+            .expect("session");
+    let at = msp_token_as(&m, &tech_cookie, ISS).await;
+    let (_, v) = exchange(&m, &at).await;
+    assert_eq!(v["error"], "invalid_grant", "the delegation expired");
+}
+
+#[tokio::test]
+async fn large_organizations_get_networks_ref_instead_of_networks() {
+    let w = world().await;
+    let t = w.app.core.find_tenant("globex-acme").await.expect("t");
+    let pool = w.app.core.store.pool();
+    for i in 0..201 {
+        sqlx::query(
+            "INSERT INTO networks (tenant_id, id, name, created_at) VALUES ($1, $2, $3, 1)",
+        )
+        .bind(t.id.as_str())
+        .bind(format!("net_bulk{i:04}"))
+        .bind(format!("bulk {i}"))
+        .execute(pool)
+        .await
+        .expect("network");
+    }
+    let (code, verifier) = code_for(&w, &w.client_id.clone(), "openid privileges").await;
+    let (_, v) = form_post(
+        &w.app,
+        "/oauth2/token",
+        Some((&w.client_id, &w.secret)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    let id: Value = serde_json::from_slice(
+        &B64.decode(
+            v["id_token"]
+                .as_str()
+                .expect("id")
+                .split('.')
+                .nth(1)
+                .expect("p"),
+        )
+        .expect("b64"),
+    )
+    .expect("json");
+    assert!(id.get("networks").is_none(), "{id}");
+    assert_eq!(id["networks_ref"], format!("{ISS}/api/v1/me/privileges"));
 }
