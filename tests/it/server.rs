@@ -54,7 +54,19 @@ async fn serve_answers_on_a_real_socket_and_shuts_down_gracefully() {
 }
 
 /// Start the binary and wait for its "listening" log line; returns the child and address.
-fn start(env: &TestEnv, args: &[&str]) -> (Child, String, std::sync::mpsc::Receiver<String>) {
+/// A started server process, killed if a test fails before stopping it.
+struct Server(Option<Child>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn start(env: &TestEnv, args: &[&str]) -> (Server, String, std::sync::mpsc::Receiver<String>) {
     let mut child = env
         .command()
         .args(["--log-format", "json", "--log-level", "info"])
@@ -88,13 +100,16 @@ fn start(env: &TestEnv, args: &[&str]) -> (Child, String, std::sync::mpsc::Recei
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
             if v["message"] == "listening" {
                 let addr = v["addr"].as_str().unwrap_or_default().to_string();
-                return (child, addr, rx);
+                return (Server(Some(child)), addr, rx);
             }
         }
     }
 }
 
-fn terminate(child: Child) -> (bool, String) {
+fn terminate(mut server: Server) -> (bool, String) {
+    let Some(child) = server.0.take() else {
+        return (false, String::new());
+    };
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
