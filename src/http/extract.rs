@@ -133,6 +133,23 @@ fn serde_urlencoded_like<T: DeserializeOwned>(q: &str) -> Result<T, Error> {
     .map_err(|e| Error::invalid("invalid_query", e.body_text()))
 }
 
+/// A resource as JSON for ETags and responses.
+pub fn to_value<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or_default()
+}
+
+/// The value of cookie `name`, if the request carries it.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
 /// A strong ETag over a resource's JSON.
 pub fn etag_of(value: &serde_json::Value) -> String {
     let digest = Sha256::digest(value.to_string().as_bytes());

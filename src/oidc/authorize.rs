@@ -14,7 +14,7 @@ use crate::ids::credential;
 use crate::store::{sessions as session_rows, tokens as code_rows};
 use crate::tenancy::Tenant;
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -62,15 +62,7 @@ impl AuthorizeParams {
 
 /// The session cookie's credential, if the request carries one.
 pub fn session_cookie(s: &AppState, headers: &HeaderMap) -> Option<String> {
-    let name = s.core.session_cookie_name();
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
+    crate::http::extract::cookie(headers, s.core.session_cookie_name())
 }
 
 pub async fn current_session(

@@ -109,17 +109,6 @@ pub async fn start(
     resp
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-}
-
 pub async fn callback(
     State(s): State<AppState>,
     CurrentTenant(t): CurrentTenant,
@@ -143,7 +132,7 @@ async fn finish(
         return Err(format!("the MSP answered {e}"));
     }
     let state = q.get("state").ok_or("state is missing")?;
-    if cookie(headers, COOKIE).as_deref() != Some(state.as_str()) {
+    if crate::http::extract::cookie(headers, COOKIE).as_deref() != Some(state.as_str()) {
         return Err("this switch was not started in this browser".into());
     }
     let msp = match &t.msp_id {

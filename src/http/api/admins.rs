@@ -6,16 +6,14 @@ use crate::authz::{Grant, OrgAccess};
 use crate::core::admins::AdminSpec;
 use crate::core::manage::{AdminChange, AdminFilter, UpdateOutcome};
 use crate::http::error::ApiError;
-use crate::http::extract::{check_if_match, paginate, resource, AppJson, AppQuery, Caller};
+use crate::http::extract::{
+    check_if_match, paginate, resource, to_value, AppJson, AppQuery, Caller,
+};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
-
-fn to_value<T: serde::Serialize>(v: &T) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or_default()
-}
 
 /// POST /admins body.
 #[derive(Debug, serde::Deserialize)]

@@ -6,7 +6,7 @@ use crate::app::AppState;
 use crate::core::clients::NewClient;
 use crate::http::error::ApiError;
 use crate::http::extract::{
-    check_if_match, etag_of, paginate, resource, AppJson, AppQuery, Caller,
+    check_if_match, etag_of, paginate, resource, to_value, AppJson, AppQuery, Caller,
 };
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -22,10 +22,6 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/orgs/{org}/clients/{id}",
             get(get_one).delete(remove),
         )
-}
-
-fn to_value<T: serde::Serialize>(v: &T) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or_default()
 }
 
 pub async fn list(

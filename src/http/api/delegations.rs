@@ -5,7 +5,9 @@ use super::org_call;
 use crate::app::AppState;
 use crate::core::delegations::{DelegationFilter, DelegationSpec};
 use crate::http::error::ApiError;
-use crate::http::extract::{check_if_match, paginate, resource, AppJson, AppQuery, Caller};
+use crate::http::extract::{
+    check_if_match, paginate, resource, to_value, AppJson, AppQuery, Caller,
+};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -20,10 +22,6 @@ pub fn routes() -> Router<AppState> {
             get(get_one).delete(revoke),
         )
         .route("/api/v1/orgs/{org}/delegations/{id}/approve", post(approve))
-}
-
-fn to_value<T: serde::Serialize>(v: &T) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or_default()
 }
 
 async fn list(

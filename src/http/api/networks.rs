@@ -4,15 +4,13 @@ use super::{org_call, ListQuery};
 use crate::app::AppState;
 use crate::core::networks::{NetworkChange, NewNetwork, NewPortPrivilege};
 use crate::http::error::ApiError;
-use crate::http::extract::{check_if_match, paginate, resource, AppJson, AppQuery, Caller};
+use crate::http::extract::{
+    check_if_match, paginate, resource, to_value, AppJson, AppQuery, Caller,
+};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-
-fn to_value<T: serde::Serialize>(v: &T) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or_default()
-}
 
 pub async fn list(
     State(s): State<AppState>,

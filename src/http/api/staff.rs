@@ -6,7 +6,9 @@ use super::ListQuery;
 use crate::app::AppState;
 use crate::core::staff::{StaffChange, StaffSpec};
 use crate::http::error::ApiError;
-use crate::http::extract::{check_if_match, paginate, resource, AppJson, AppQuery, Caller};
+use crate::http::extract::{
+    check_if_match, paginate, resource, to_value, AppJson, AppQuery, Caller,
+};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -21,10 +23,6 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/staff/{id}",
             get(get_one).patch(update).delete(offboard),
         )
-}
-
-fn to_value<T: serde::Serialize>(v: &T) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or_default()
 }
 
 async fn list(
