@@ -32,3 +32,4 @@ pub mod jws;
 pub mod oidc;
 pub mod store;
 pub mod tenancy;
+pub mod webauthn;

@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(home))
         .merge(api::routes())
         .merge(crate::oidc::routes())
+        .merge(crate::webauthn::routes())
         .fallback(not_found)
 }
 

@@ -13,6 +13,7 @@ mod health;
 mod mappings;
 mod migrations;
 mod oidc;
+mod passkeys;
 mod privileges;
 mod server;
 mod staff;
