@@ -60,6 +60,11 @@ id_type!(SigningKeyId, "sig_");
 id_type!(ApiKeyId, "apk_");
 id_type!(SessionId, "ses_");
 
+/// A request id: `req_` and 20 random characters (not a secret).
+pub fn request_id() -> String {
+    format!("req_{}", random_suffix(20))
+}
+
 /// A fresh credential string: a type prefix (security.md) and 32 random bytes, base64url.
 pub fn credential(prefix: &str) -> String {
     use base64::Engine;

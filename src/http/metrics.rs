@@ -18,9 +18,14 @@ struct Histogram {
 }
 
 #[derive(Default)]
+struct RouteStats {
+    by_status: BTreeMap<(u16, &'static str), u64>,
+    latency: Histogram,
+}
+
+#[derive(Default)]
 struct Inner {
-    requests: BTreeMap<(String, u16, &'static str), u64>,
-    latency: BTreeMap<String, Histogram>,
+    routes: std::collections::HashMap<String, RouteStats>,
 }
 
 #[derive(Default)]
@@ -29,17 +34,23 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Count one request; allocates only the first time a route is seen.
     pub fn record(&self, route: &str, status: u16, tenant_kind: &'static str, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
         let mut inner = match self.inner.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        *inner
-            .requests
-            .entry((route.to_string(), status, tenant_kind))
-            .or_default() += 1;
-        let h = inner.latency.entry(route.to_string()).or_default();
+        if !inner.routes.contains_key(route) {
+            inner
+                .routes
+                .insert(route.to_string(), RouteStats::default());
+        }
+        let Some(r) = inner.routes.get_mut(route) else {
+            return;
+        };
+        *r.by_status.entry((status, tenant_kind)).or_default() += 1;
+        let h = &mut r.latency;
         if h.counts.is_empty() {
             h.counts = vec![0; BUCKETS.len()];
         }
@@ -61,37 +72,42 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP tenantry_http_requests_total HTTP requests by route template, status and tenant kind.\n");
         out.push_str("# TYPE tenantry_http_requests_total counter\n");
-        for ((route, status, kind), n) in &inner.requests {
-            let _ = writeln!(
-                out,
-                "tenantry_http_requests_total{{route=\"{}\",status=\"{status}\",tenant_kind=\"{kind}\"}} {n}",
-                escape(route)
-            );
+        let mut routes: Vec<(&String, &RouteStats)> = inner.routes.iter().collect();
+        routes.sort_by(|a, b| a.0.cmp(b.0));
+        for (route, r) in &routes {
+            for ((status, kind), n) in &r.by_status {
+                let _ = writeln!(
+                    out,
+                    "tenantry_http_requests_total{{route=\"{}\",status=\"{status}\",tenant_kind=\"{kind}\"}} {n}",
+                    escape(route)
+                );
+            }
         }
         out.push_str("# HELP tenantry_http_request_duration_seconds HTTP request latency by route template.\n");
         out.push_str("# TYPE tenantry_http_request_duration_seconds histogram\n");
-        for (route, h) in &inner.latency {
-            let r = escape(route);
+        for (route, r) in &routes {
+            let h = &r.latency;
+            let e = escape(route);
             for (i, b) in BUCKETS.iter().enumerate() {
                 let _ = writeln!(
                     out,
-                    "tenantry_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"{b}\"}} {}",
-                    h.counts[i]
+                    "tenantry_http_request_duration_seconds_bucket{{route=\"{e}\",le=\"{b}\"}} {}",
+                    h.counts.get(i).copied().unwrap_or(0)
                 );
             }
             let _ = writeln!(
                 out,
-                "tenantry_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"+Inf\"}} {}",
+                "tenantry_http_request_duration_seconds_bucket{{route=\"{e}\",le=\"+Inf\"}} {}",
                 h.count
             );
             let _ = writeln!(
                 out,
-                "tenantry_http_request_duration_seconds_sum{{route=\"{r}\"}} {}",
+                "tenantry_http_request_duration_seconds_sum{{route=\"{e}\"}} {}",
                 h.sum
             );
             let _ = writeln!(
                 out,
-                "tenantry_http_request_duration_seconds_count{{route=\"{r}\"}} {}",
+                "tenantry_http_request_duration_seconds_count{{route=\"{e}\"}} {}",
                 h.count
             );
         }

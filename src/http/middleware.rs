@@ -31,7 +31,7 @@ fn request_id(req: &Request) -> String {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
         .map(str::to_string)
-        .unwrap_or_else(|| crate::ids::credential("req_")[..28].to_string())
+        .unwrap_or_else(crate::ids::request_id)
 }
 
 /// What the Host header designates.
@@ -86,11 +86,9 @@ pub async fn pipeline(State(state): State<AppState>, mut req: Request, next: Nex
             }
         },
     };
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
+    // MatchedPath is reference-counted: no allocation per request.
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", |m| m.as_str());
     let kind = ctx.kind_label();
     let path_allowed = any_host(req.uri().path())
         || match &ctx {
@@ -109,7 +107,7 @@ pub async fn pipeline(State(state): State<AppState>, mut req: Request, next: Nex
     };
     let status = resp.status().as_u16();
     let elapsed = started.elapsed();
-    state.metrics.record(&route, status, kind, elapsed);
+    state.metrics.record(route, status, kind, elapsed);
     tracing::info!(
         request_id = %rid,
         route = %route,
