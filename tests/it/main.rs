@@ -13,6 +13,7 @@ mod health;
 mod mappings;
 mod migrations;
 mod oidc;
+mod openapi;
 mod passkeys;
 mod privileges;
 mod server;

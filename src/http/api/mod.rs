@@ -7,6 +7,7 @@ mod clients;
 mod delegations;
 mod mappings;
 mod networks;
+pub mod openapi;
 mod sessions;
 mod settings;
 mod staff;
@@ -20,6 +21,7 @@ use axum::Router;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/openapi.json", get(openapi::serve))
         .route("/api/v1/me", get(admins::me))
         .route("/api/v1/me/privileges", get(admins::my_privileges))
         .route("/api/v1/audit/verify", get(audit::verify_host))
