@@ -15,6 +15,7 @@ pub mod keys;
 pub mod manage;
 pub mod mappings;
 pub mod networks;
+pub mod passkeys;
 pub mod privileges;
 pub mod secrets;
 pub mod sessions;

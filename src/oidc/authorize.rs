@@ -386,17 +386,3 @@ pub fn subject_of(t: &Tenant, session: &Session) -> Subject {
         _ => Subject::local(t, &session.user_id),
     }
 }
-
-/// `/login`: the passkey page arrives with the sign-in work; until then it says so and
-/// keeps the pending request's id.
-pub async fn login_page(CurrentTenant(t): CurrentTenant) -> Response {
-    let mut resp = Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in to {0}</title></head>\
-         <body><main><h1>Sign in to {0}</h1><p id=\"status\" role=\"status\">Passkey sign-in is not available on this server yet.</p></main></body></html>",
-        escape_html(&t.display_name)
-    ))
-    .into_response();
-    resp.headers_mut()
-        .insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    resp
-}

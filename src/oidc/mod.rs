@@ -44,7 +44,6 @@ pub fn routes() -> Router<AppState> {
             "/oauth2/logout",
             get(resources::logout).post(resources::logout_confirm),
         )
-        .route("/login", get(authorize::login_page))
         .route("/switch/start", get(switch::start))
         .route("/switch/callback", get(switch::callback))
 }

@@ -14,6 +14,7 @@ pub mod delegations;
 pub mod keys;
 pub mod mappings;
 pub mod networks;
+pub mod passkeys;
 pub mod privileges;
 pub mod sessions;
 pub mod staff;

@@ -1,0 +1,284 @@
+//! Passkeys and WebAuthn ceremony state (migrations 0004). The credential itself is opaque
+//! JSON TEXT here; the webauthn adapter owns its shape.
+
+use super::{conflict_or, db, flag, Conn};
+use crate::error::Result;
+use crate::ids::TenantId;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PasskeyRow {
+    pub id: String,
+    pub user_id: String,
+    pub credential_id: String,
+    pub passkey: String,
+    pub name: String,
+    pub sign_count: i64,
+    pub backup_eligible: i64,
+    pub backup_state: i64,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+const COLUMNS: &str = "id, user_id, credential_id, passkey, name, sign_count, backup_eligible, \
+                       backup_state, created_at, last_used_at";
+
+pub async fn insert(conn: &mut Conn, tenant: &TenantId, row: &PasskeyRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO passkeys (tenant_id, id, user_id, credential_id, passkey, name, sign_count, \
+         backup_eligible, backup_state, created_at, last_used_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(tenant.as_str())
+    .bind(&row.id)
+    .bind(&row.user_id)
+    .bind(&row.credential_id)
+    .bind(&row.passkey)
+    .bind(&row.name)
+    .bind(row.sign_count)
+    .bind(row.backup_eligible)
+    .bind(row.backup_state)
+    .bind(row.created_at)
+    .bind(row.last_used_at)
+    .execute(conn)
+    .await
+    .map_err(|e| conflict_or(e, "passkey_exists", "this passkey is already registered"))?;
+    Ok(())
+}
+
+pub async fn by_credential(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    credential_id: &str,
+) -> Result<Option<PasskeyRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM passkeys WHERE tenant_id = $1 AND credential_id = $2"
+    )))
+    .bind(tenant.as_str())
+    .bind(credential_id)
+    .fetch_optional(conn)
+    .await
+    .map_err(db)
+}
+
+pub async fn of_user(conn: &mut Conn, tenant: &TenantId, user: &str) -> Result<Vec<PasskeyRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM passkeys WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at, id"
+    )))
+    .bind(tenant.as_str())
+    .bind(user)
+    .fetch_all(conn)
+    .await
+    .map_err(db)
+}
+
+/// After a verified assertion: the new credential JSON, counter and backup flags. The
+/// `sign_count <= $counter` guard keeps two concurrent logins from moving it backwards.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_use(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    id: &str,
+    passkey: &str,
+    counter: i64,
+    backup_eligible: bool,
+    backup_state: bool,
+    now: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE passkeys SET passkey = $3, sign_count = $4, backup_eligible = $5, backup_state = $6, \
+         last_used_at = $7 WHERE tenant_id = $1 AND id = $2 AND sign_count <= $4",
+    )
+    .bind(tenant.as_str())
+    .bind(id)
+    .bind(passkey)
+    .bind(counter)
+    .bind(flag(backup_eligible))
+    .bind(flag(backup_state))
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn delete(conn: &mut Conn, tenant: &TenantId, user: &str, id: &str) -> Result<bool> {
+    let r = sqlx::query("DELETE FROM passkeys WHERE tenant_id = $1 AND user_id = $2 AND id = $3")
+        .bind(tenant.as_str())
+        .bind(user)
+        .bind(id)
+        .execute(conn)
+        .await
+        .map_err(db)?;
+    Ok(r.rows_affected() == 1)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CeremonyRow {
+    pub id: String,
+    pub kind: String,
+    pub user_id: Option<String>,
+    pub link_hash: Option<String>,
+    pub state: String,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+pub async fn insert_ceremony(conn: &mut Conn, tenant: &TenantId, row: &CeremonyRow) -> Result<()> {
+    // Expired ceremonies of this tenant go first, so the table stays small.
+    sqlx::query("DELETE FROM webauthn_ceremonies WHERE tenant_id = $1 AND expires_at <= $2")
+        .bind(tenant.as_str())
+        .bind(row.created_at)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    sqlx::query(
+        "INSERT INTO webauthn_ceremonies (tenant_id, id, kind, user_id, link_hash, state, expires_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(tenant.as_str())
+    .bind(&row.id)
+    .bind(&row.kind)
+    .bind(&row.user_id)
+    .bind(&row.link_hash)
+    .bind(&row.state)
+    .bind(row.expires_at)
+    .bind(row.created_at)
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Remove and return a ceremony (single use: whoever deletes the row owns it).
+pub async fn take_ceremony(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    id: &str,
+    kind: &str,
+) -> Result<Option<CeremonyRow>> {
+    sqlx::query_as(
+        "DELETE FROM webauthn_ceremonies WHERE tenant_id = $1 AND id = $2 AND kind = $3 \
+         RETURNING id, kind, user_id, link_hash, state, expires_at, created_at",
+    )
+    .bind(tenant.as_str())
+    .bind(id)
+    .bind(kind)
+    .fetch_optional(conn)
+    .await
+    .map_err(db)
+}
+
+/// Consume an enrolment link of `user` (only if still open and unexpired).
+pub async fn consume_link(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    user: &str,
+    link_hash: &str,
+    now: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE enrolment_links SET consumed_at = $4 WHERE tenant_id = $1 AND user_id = $2 \
+         AND token_hash = $3 AND consumed_at IS NULL AND expires_at > $4",
+    )
+    .bind(tenant.as_str())
+    .bind(user)
+    .bind(link_hash)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn mark_enrolled(conn: &mut Conn, tenant: &TenantId, user: &str, now: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE admin_memberships SET enrolment = 'enrolled', updated_at = $3 \
+         WHERE tenant_id = $1 AND user_id = $2",
+    )
+    .bind(tenant.as_str())
+    .bind(user)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// A failed assertion: bump the count; lock when it reaches `threshold`. Returns the count.
+pub async fn count_failure(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    user: &str,
+    threshold: i64,
+    lock_until: i64,
+) -> Result<i64> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "UPDATE users SET failed_logins = failed_logins + 1, \
+         locked_until = CASE WHEN failed_logins + 1 >= $3 THEN $4 ELSE locked_until END \
+         WHERE tenant_id = $1 AND id = $2 RETURNING failed_logins",
+    )
+    .bind(tenant.as_str())
+    .bind(user)
+    .bind(threshold)
+    .bind(lock_until)
+    .fetch_optional(conn)
+    .await
+    .map_err(db)?;
+    Ok(row.map(|r| r.0).unwrap_or(0))
+}
+
+pub async fn reset_failures(conn: &mut Conn, tenant: &TenantId, user: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant.as_str())
+    .bind(user)
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Count one failure of a client in a fixed window starting at its first failure.
+pub async fn count_client_failure(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    client: &str,
+    now: i64,
+    window: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO login_failures (tenant_id, client_key, window_start, failures) VALUES ($1, $2, $3, 1) \
+         ON CONFLICT (tenant_id, client_key) DO UPDATE SET \
+         failures = CASE WHEN login_failures.window_start <= $4 THEN 1 ELSE login_failures.failures + 1 END, \
+         window_start = CASE WHEN login_failures.window_start <= $4 THEN $3 ELSE login_failures.window_start END",
+    )
+    .bind(tenant.as_str())
+    .bind(client)
+    .bind(now)
+    .bind(now - window)
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Failures of a client in its current window.
+pub async fn client_failures(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    client: &str,
+    now: i64,
+    window: i64,
+) -> Result<i64> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT failures FROM login_failures WHERE tenant_id = $1 AND client_key = $2 AND window_start > $3",
+    )
+    .bind(tenant.as_str())
+    .bind(client)
+    .bind(now - window)
+    .fetch_optional(conn)
+    .await
+    .map_err(db)?;
+    Ok(row.map(|r| r.0).unwrap_or(0))
+}
