@@ -113,5 +113,11 @@ pub async fn open(
     let sqlite = matches!(config.database, Database::Sqlite(_));
     let keys = crate::core::secrets::MasterKey::load(&config.master_key, &config.data_dir, sqlite)?;
     keys.check_against(&store).await?;
-    Ok(Core::new(store, clock, keys, public_url))
+    let mailer = crate::core::mail::Mailer::from_settings(
+        &config.data_dir,
+        config.smtp_url.as_deref(),
+        config.mail_from.as_deref(),
+        public_url.base_domain(),
+    )?;
+    Ok(Core::new(store, clock, keys, public_url).with_mailer(mailer))
 }

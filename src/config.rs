@@ -21,6 +21,8 @@ pub struct RawSettings {
     pub master_key: Option<String>,
     pub sqlite_synchronous: Option<String>,
     pub listen: Option<String>,
+    pub smtp_url: Option<String>,
+    pub mail_from: Option<String>,
 }
 
 /// The optional TOML file: the same settings, snake_case, unknown keys refused.
@@ -35,6 +37,8 @@ struct FileSettings {
     master_key_file: Option<String>,
     sqlite_synchronous: Option<String>,
     listen: Option<String>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,6 +170,10 @@ pub struct Config {
     pub master_key: MasterKeySource,
     pub sqlite_synchronous: SqliteSynchronous,
     pub listen: SocketAddr,
+    /// SMTP server for outgoing mail; None: messages go to `{data_dir}/outbox/`.
+    pub smtp_url: Option<String>,
+    /// The From address; None: `tenantry@{base domain}`.
+    pub mail_from: Option<String>,
 }
 
 /// A setting that could not be used; the message names it and where it can be set.
@@ -279,6 +287,17 @@ impl Config {
             )
         })?;
 
+        let smtp_url = pick(&raw.smtp_url, file.smtp_url).filter(|s| !s.is_empty());
+        if let Some(s) = &smtp_url {
+            crate::core::mail::check_smtp_url(s)
+                .map_err(|p| bad("smtp_url", "--smtp-url", "TENANTRY_SMTP_URL", p))?;
+        }
+        let mail_from = pick(&raw.mail_from, file.mail_from).filter(|s| !s.is_empty());
+        if let Some(s) = &mail_from {
+            crate::core::mail::check_mail_from(s)
+                .map_err(|p| bad("mail_from", "--mail-from", "TENANTRY_MAIL_FROM", p))?;
+        }
+
         Ok(Config {
             data_dir,
             database,
@@ -288,6 +307,8 @@ impl Config {
             master_key,
             sqlite_synchronous,
             listen,
+            smtp_url,
+            mail_from,
         })
     }
 

@@ -72,6 +72,18 @@ pub struct GlobalArgs {
         value_name = "MODE"
     )]
     pub sqlite_synchronous: Option<String>,
+    /// SMTP server for e-mail, smtp://[user:pass@]host[:port] or smtps://... [default: none,
+    /// messages are written to {data dir}/outbox/].
+    #[arg(long, env = "TENANTRY_SMTP_URL", global = true, value_name = "URL")]
+    pub smtp_url: Option<String>,
+    /// The From address of e-mail [default: tenantry@{public URL host}].
+    #[arg(
+        long,
+        env = "TENANTRY_MAIL_FROM",
+        global = true,
+        value_name = "ADDRESS"
+    )]
+    pub mail_from: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -146,6 +158,8 @@ fn raw_settings(g: &GlobalArgs, listen: Option<String>) -> RawSettings {
             .filter(|k| !k.is_empty()),
         sqlite_synchronous: g.sqlite_synchronous.clone(),
         listen,
+        smtp_url: g.smtp_url.clone(),
+        mail_from: g.mail_from.clone(),
     }
 }
 

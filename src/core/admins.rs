@@ -144,6 +144,7 @@ impl Core {
             .await?;
         tx.commit().await.map_err(store::db)?;
         self.tenants.invalidate();
+        self.send_created_admin(&tenant, &created).await;
         Ok(created)
     }
 
@@ -324,7 +325,7 @@ impl Core {
                 continue;
             }
             let user = UserId(a.user_id.clone());
-            let (url, _) = self
+            let (url, expires) = self
                 .issue_enrolment_link(&mut tx, tenant, &user, now)
                 .await?;
             audit::append(
@@ -342,10 +343,16 @@ impl Core {
                 None,
             )
             .await?;
-            links.push((a.email, url));
+            links.push((a.email, url, expires));
         }
         tx.commit().await.map_err(store::db)?;
-        Ok(links)
+        let mut out = Vec::with_capacity(links.len());
+        for (email, url, expires) in links {
+            self.send_enrolment(tenant, &email, &url, &rfc3339(expires))
+                .await;
+            out.push((email, url));
+        }
+        Ok(out)
     }
 }
 

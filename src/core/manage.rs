@@ -373,6 +373,7 @@ impl Core {
             )
             .await?;
         tx.commit().await.map_err(store::db)?;
+        self.send_created_admin(&call.org, &created).await;
         Ok(created)
     }
 
@@ -693,7 +694,10 @@ impl Core {
         )
         .await?;
         tx.commit().await.map_err(store::db)?;
-        Ok((res, url, rfc3339(expires)))
+        let expires = rfc3339(expires);
+        self.send_enrolment(&call.org, &res.email, &url, &expires)
+            .await;
+        Ok((res, url, expires))
     }
 
     /// For tests and the passkey issue's lockout policy: lock a local admin until `until`.

@@ -8,10 +8,12 @@ pub mod admins;
 pub mod apikeys;
 pub mod audit;
 pub mod clients;
+pub mod customers;
 pub mod delegations;
 pub mod exchange;
 pub mod insight;
 pub mod keys;
+pub mod mail;
 pub mod manage;
 pub mod mappings;
 pub mod networks;
@@ -43,6 +45,8 @@ pub struct Core {
     pub public_url: PublicUrl,
     pub key_cache: Arc<signing::KeyCache>,
     pub token_cache: Arc<tokens::VerifiedTokens>,
+    /// Outgoing e-mail (enrolment links); see [`Core::with_mailer`].
+    pub mail: Arc<mail::Mailer>,
 }
 
 impl Core {
@@ -61,7 +65,14 @@ impl Core {
             public_url,
             key_cache: Arc::new(signing::KeyCache::default()),
             token_cache: Arc::new(tokens::VerifiedTokens::default()),
+            mail: Arc::new(mail::Mailer::disabled()),
         }
+    }
+
+    /// Use this mailer (`app::open` sets the configured outbox or SMTP one).
+    pub fn with_mailer(mut self, mailer: mail::Mailer) -> Self {
+        self.mail = Arc::new(mailer);
+        self
     }
 
     /// A tenant's issuer (and origin): `{scheme}://{name}.{host}[:port]`.

@@ -412,7 +412,9 @@ impl Core {
         let (url, expires) = self.issue_enrolment_link(&mut tx, &msp, &user, now).await?;
         let res = self.staff_resource(&mut tx, &msp.id, user.as_str()).await?;
         tx.commit().await.map_err(store::db)?;
-        Ok((res, url, rfc3339(expires)))
+        let expires = rfc3339(expires);
+        self.send_enrolment(&msp, &email, &url, &expires).await;
+        Ok((res, url, expires))
     }
 
     /// PATCH /staff/{id}: role and/or scope. An MSP user who is not staff yet (an

@@ -247,6 +247,9 @@ impl Core {
         };
         tx.commit().await.map_err(store::db)?;
         self.tenants.invalidate();
+        if let Some(a) = &admin {
+            self.send_created_admin(&tenant, a).await;
+        }
         Ok(Created {
             tenant: self.view(&tenant, msp.map(|m| m.name.clone())),
             admin,

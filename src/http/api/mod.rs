@@ -4,6 +4,7 @@
 mod admins;
 mod audit;
 mod clients;
+mod customers;
 mod delegations;
 mod mappings;
 mod networks;
@@ -79,6 +80,7 @@ pub fn routes() -> Router<AppState> {
         .merge(mappings::routes())
         .merge(clients::routes())
         .merge(sessions::routes())
+        .merge(customers::routes())
 }
 
 /// The org a path names, as seen by this caller.

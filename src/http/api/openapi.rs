@@ -282,6 +282,30 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "Rotate token-signing keys",
         "keys",
     ),
+    (
+        "get",
+        "/api/v1/customers",
+        "The MSP overview of customers (MSP host)",
+        "customers",
+    ),
+    (
+        "post",
+        "/api/v1/customers",
+        "Create a customer, optionally cloned (clone_from)",
+        "customers",
+    ),
+    (
+        "get",
+        "/api/v1/customers/{name}",
+        "One customer",
+        "customers",
+    ),
+    (
+        "delete",
+        "/api/v1/customers/{name}",
+        "Delete a customer and everything it owns",
+        "customers",
+    ),
     ("get", "/api/v1/openapi.json", "This document", "meta"),
 ];
 
