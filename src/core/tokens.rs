@@ -37,6 +37,19 @@ pub struct Subject {
 }
 
 impl Subject {
+    /// The subject behind `sub` in `tenant`: with an `act` claim of an MSP user in a
+    /// customer, that MSP user acting through its customer-side identity; else a local user.
+    pub fn acting(tenant: &Tenant, sub: &str, act: Option<&Value>) -> Self {
+        match (act.and_then(|a| a["sub"].as_str()), &tenant.msp_id) {
+            (Some(msp_user), Some(msp)) => Subject {
+                sub: sub.to_string(),
+                home: msp.clone(),
+                user_id: msp_user.to_string(),
+            },
+            _ => Subject::local(tenant, sub),
+        }
+    }
+
     pub fn local(tenant: &Tenant, user_id: &str) -> Self {
         Subject {
             sub: user_id.to_string(),
@@ -431,19 +444,16 @@ impl Core {
             _ => return Ok(None),
         }
         let sub = claims["sub"].as_str().unwrap_or_default();
-        let (home, user_id) = match (&claims["act"], &host.msp_id) {
-            (Value::Object(act), Some(msp)) => match self.tenants.by_id(msp).await? {
-                Some(m) => (
-                    m,
-                    act.get("sub")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string(),
-                ),
+        let subject = Subject::acting(host, sub, claims.get("act").filter(|a| a.is_object()));
+        let home = if subject.home == host.id {
+            host.clone()
+        } else {
+            match self.tenants.by_id(&subject.home).await? {
+                Some(m) => m,
                 None => return Ok(None),
-            },
-            _ => (host.clone(), sub.to_string()),
+            }
         };
+        let user_id = subject.user_id;
         let mut conn = self.store.conn().await?;
         let Some(user) = user_rows::user_by_id(&mut conn, &home.id, &user_id).await? else {
             return Ok(None);

@@ -377,12 +377,5 @@ async fn issue_code(
 /// Whose privileges a session carries: a local user, or (with `act`) an MSP user of this
 /// customer's MSP acting through its customer-side identity.
 pub fn subject_of(t: &Tenant, session: &Session) -> Subject {
-    match (&session.act, &t.msp_id) {
-        (Some(act), Some(msp)) => Subject {
-            sub: session.user_id.clone(),
-            home: msp.clone(),
-            user_id: act["sub"].as_str().unwrap_or_default().to_string(),
-        },
-        _ => Subject::local(t, &session.user_id),
-    }
+    Subject::acting(t, &session.user_id, session.act.as_ref())
 }

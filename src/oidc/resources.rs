@@ -39,22 +39,16 @@ fn invalid_token(description: &str) -> Response {
 }
 
 /// The subject of a user access token, from its claims.
-async fn subject_from_claims(s: &AppState, t: &Tenant, claims: &Value) -> Option<Subject> {
+fn subject_from_claims(t: &Tenant, claims: &Value) -> Option<Subject> {
     let sub = claims["sub"].as_str()?;
     if sub == claims["client_id"].as_str().unwrap_or_default() {
         return None; // a client_credentials token has no user
     }
-    match (&claims["act"], &t.msp_id) {
-        (Value::Object(act), Some(msp)) => Some(Subject {
-            sub: sub.to_string(),
-            home: msp.clone(),
-            user_id: act.get("sub")?.as_str()?.to_string(),
-        }),
-        _ => {
-            let _ = s;
-            Some(Subject::local(t, sub))
-        }
-    }
+    Some(Subject::acting(
+        t,
+        sub,
+        claims.get("act").filter(|a| a.is_object()),
+    ))
 }
 
 pub async fn userinfo(
@@ -94,7 +88,7 @@ pub async fn userinfo(
         );
         return resp;
     }
-    let Some(subject) = subject_from_claims(&s, &t, &claims).await else {
+    let Some(subject) = subject_from_claims(&t, &claims) else {
         return invalid_token("this token has no user");
     };
     let act = claims.get("act").filter(|a| a.is_object());
