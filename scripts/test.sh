@@ -14,6 +14,9 @@ cargo clippy --all-targets --locked -- -D warnings
 echo "== tests on SQLite" >&2
 TENANTRY_TEST_PG_URL= cargo test --all-targets --locked
 
+echo "== real-browser test (chromium + playwright-core)" >&2
+bash scripts/browser-test.sh
+
 echo "== tests on PostgreSQL" >&2
 read -r pgdir pgurl < <(bash scripts/pg-test-server.sh)
 trap 'bash scripts/pg-test-server.sh stop "$pgdir"' EXIT

@@ -247,7 +247,7 @@ fn page(title: &str, body: &str) -> Response {
     ))
     .into_response();
     resp.headers_mut()
-        .insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+        .insert("referrer-policy", HeaderValue::from_static("same-origin"));
     resp
 }
 

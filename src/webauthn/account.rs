@@ -39,7 +39,7 @@ async fn render(
     let mut rows = String::new();
     for k in &keys {
         let remove = if only {
-            "<span>your only passkey</span>".to_string()
+            "· <span>your only passkey (it cannot be removed)</span>".to_string()
         } else {
             format!(
                 "<form method=\"post\" action=\"/account/passkeys/{id}/remove\">\

@@ -29,7 +29,7 @@ pub fn page(status: StatusCode, org: &str, title: &str, body: &str) -> Response 
     // Pages may carry an enrolment token or a pending request id in their URL.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(

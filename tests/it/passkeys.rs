@@ -233,7 +233,7 @@ async fn enrolment_link_registers_a_passkey_and_is_consumed() {
         assert!(r.body.contains("id=\"status\" role=\"status\""));
         assert!(r.body.contains("Globex"));
         assert!(!r.body.contains("<script>"), "no inline script");
-        assert_eq!(r.headers["referrer-policy"], "no-referrer");
+        assert_eq!(r.headers["referrer-policy"], "same-origin");
         assert!(r.headers["content-security-policy"]
             .to_str()
             .unwrap_or_default()
