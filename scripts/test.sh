@@ -17,6 +17,9 @@ TENANTRY_TEST_PG_URL= cargo test --all-targets --locked
 echo "== real-browser test (chromium + playwright-core)" >&2
 bash scripts/browser-test.sh
 
+echo "== scim2-tester against a running server" >&2
+bash scripts/scim-tester.sh
+
 echo "== tests on PostgreSQL" >&2
 read -r pgdir pgurl < <(bash scripts/pg-test-server.sh)
 trap 'bash scripts/pg-test-server.sh stop "$pgdir"' EXIT

@@ -59,6 +59,8 @@ id_type!(AuditId, "aud_");
 id_type!(SigningKeyId, "sig_");
 id_type!(ApiKeyId, "apk_");
 id_type!(SessionId, "ses_");
+id_type!(GroupId, "grp_");
+id_type!(ScimTokenId, "stk_");
 
 /// A request id: `req_` and 20 random characters (not a secret).
 pub fn request_id() -> String {

@@ -30,6 +30,7 @@ pub mod http;
 pub mod ids;
 pub mod jws;
 pub mod oidc;
+pub mod scim;
 pub mod store;
 pub mod tenancy;
 pub mod webauthn;

@@ -9,6 +9,7 @@ mod clients;
 mod demo;
 mod keys;
 mod networks;
+mod scim;
 mod serve;
 mod tenants;
 
@@ -113,6 +114,9 @@ pub enum Command {
     /// OAuth/OIDC clients of a tenant.
     #[command(subcommand)]
     Client(clients::ClientCommand),
+    /// SCIM bearer tokens of a tenant.
+    #[command(subcommand, name = "scim-token")]
+    ScimToken(scim::ScimTokenCommand),
     /// Token-signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -221,6 +225,7 @@ async fn run(command: Command, config: Config) -> Result<(), Error> {
         Command::Admin(cmd) => admins::run(&open(&config).await?, cmd).await,
         Command::Apikey(cmd) => apikeys::run_apikey(&open(&config).await?, cmd).await,
         Command::Client(cmd) => clients::run(&open(&config).await?, cmd).await,
+        Command::ScimToken(cmd) => scim::run(&open(&config).await?, cmd).await,
         Command::Keys(cmd) => keys::run(&open(&config).await?, cmd).await,
         Command::Audit(cmd) => apikeys::run_audit(&open(&config).await?, cmd).await,
         Command::Certs(cmd) => {

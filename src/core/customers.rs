@@ -32,6 +32,10 @@ pub struct CustomerSummary {
     pub enrolled_admins: i64,
     pub pending_admins: i64,
     pub active_delegations: i64,
+    /// Last successful SCIM write, if the customer's directory ever synced.
+    pub scim_last_sync: Option<String>,
+    /// SCIM requests that failed in the last 24 hours.
+    pub scim_recent_errors: i64,
     /// Fewer than two org-full admins of the customer's own (privileges.md rule 4).
     pub warnings: Vec<String>,
     pub created_at: String,
@@ -79,7 +83,7 @@ impl Core {
     }
 
     /// GET /customers: every customer the caller reaches, with the overview counts, in
-    /// five grouped queries whatever the number of customers.
+    /// six grouped queries whatever the number of customers.
     pub async fn api_list_customers(&self, principal: &Principal) -> Result<Vec<CustomerSummary>> {
         let msp = self.msp_of(principal, false).await?;
         let now = self.clock.now();
@@ -122,6 +126,17 @@ impl Core {
             Some(now),
         )
         .await?;
+        let scim: HashMap<String, (Option<i64>, i64, i64)> = sqlx::query_as::<_, (String, Option<i64>, i64, i64)>(
+            "SELECT s.tenant_id, s.last_sync_at, s.error_count, s.error_window_start FROM scim_status s \
+             JOIN tenants t ON t.id = s.tenant_id WHERE t.msp_id = $1",
+        )
+        .bind(msp.id.as_str())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(store::db)?
+        .into_iter()
+        .map(|(id, last, n, start)| (id, (last, n, start)))
+        .collect();
         let get = |m: &HashMap<String, i64>, id: &str| m.get(id).copied().unwrap_or(0);
         Ok(all
             .into_iter()
@@ -144,6 +159,11 @@ impl Core {
                     enrolled_admins: enrolled_count,
                     pending_admins: admin_count - enrolled_count,
                     active_delegations: get(&delegations, &c.id),
+                    scim_last_sync: scim.get(&c.id).and_then(|s| s.0).map(rfc3339),
+                    scim_recent_errors: scim
+                        .get(&c.id)
+                        .filter(|s| s.2 >= now - 86_400)
+                        .map_or(0, |s| s.1),
                     warnings,
                     created_at: rfc3339(c.created_at),
                     name: c.name,

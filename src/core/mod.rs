@@ -19,6 +19,7 @@ pub mod mappings;
 pub mod networks;
 pub mod passkeys;
 pub mod privileges;
+pub mod scim;
 pub mod secrets;
 pub mod sessions;
 pub mod settings;

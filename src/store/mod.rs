@@ -16,6 +16,7 @@ pub mod mappings;
 pub mod networks;
 pub mod passkeys;
 pub mod privileges;
+pub mod scim;
 pub mod sessions;
 pub mod staff;
 pub mod tenants;
@@ -87,7 +88,8 @@ impl Store {
                     if backend == Backend::Sqlite {
                         let pragmas = format!(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync_pragma}; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;"
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                             PRAGMA case_sensitive_like = ON;"
                         );
                         conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
                     }

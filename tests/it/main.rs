@@ -18,6 +18,7 @@ mod oidc;
 mod openapi;
 mod passkeys;
 mod privileges;
+mod scim;
 mod server;
 mod staff;
 mod store;

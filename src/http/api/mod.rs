@@ -4,6 +4,7 @@
 mod admins;
 mod audit;
 mod clients;
+mod scim_tokens;
 mod customers;
 mod delegations;
 mod mappings;
@@ -79,6 +80,7 @@ pub fn routes() -> Router<AppState> {
         .merge(staff::routes())
         .merge(mappings::routes())
         .merge(clients::routes())
+        .merge(scim_tokens::routes())
         .merge(sessions::routes())
         .merge(customers::routes())
 }

@@ -266,6 +266,30 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "get",
+        "/api/v1/orgs/{org}/scim-tokens",
+        "List SCIM tokens",
+        "scim-tokens",
+    ),
+    (
+        "post",
+        "/api/v1/orgs/{org}/scim-tokens",
+        "Create a SCIM token (shown once)",
+        "scim-tokens",
+    ),
+    (
+        "get",
+        "/api/v1/orgs/{org}/scim-tokens/{id}",
+        "One SCIM token",
+        "scim-tokens",
+    ),
+    (
+        "delete",
+        "/api/v1/orgs/{org}/scim-tokens/{id}",
+        "Revoke a SCIM token",
+        "scim-tokens",
+    ),
+    (
+        "get",
         "/api/v1/orgs/{org}/sessions",
         "List sessions",
         "sessions",
