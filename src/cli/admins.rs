@@ -31,6 +31,21 @@ pub enum AdminCommand {
         #[arg(long)]
         tenant: String,
     },
+    /// Lift an account's lockout and clear its failure counters.
+    Unlock {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+    },
+    /// Break-glass recovery: remove every passkey, end every session (refresh tokens
+    /// revoked), set enrolment back to pending, and send and print a new enrolment link.
+    Recover {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+    },
 }
 
 /// `network:ID=ACCESS` or `tag:TAG=ACCESS`.
@@ -82,6 +97,20 @@ pub async fn run(core: &Core, cmd: AdminCommand) -> Result<()> {
         AdminCommand::List { tenant } => {
             let t = core.find_tenant(&tenant).await?;
             print_json(&core.list_admins(&t).await?);
+        }
+        AdminCommand::Unlock { tenant, email } => {
+            print_json(
+                &core
+                    .cli_unlock_admin(&tenant, &email, &Actor::cli())
+                    .await?,
+            );
+        }
+        AdminCommand::Recover { tenant, email } => {
+            print_json(
+                &core
+                    .cli_recover_admin(&tenant, &email, &Actor::cli())
+                    .await?,
+            );
         }
     }
     Ok(())

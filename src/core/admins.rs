@@ -9,7 +9,10 @@ use super::{Core, Error, Result};
 use crate::authz::{Grant, NetworkAccess, OrgAccess, Target};
 use crate::clock::rfc3339;
 use crate::ids::{credential, EnrolmentId, MembershipId, UserId};
-use crate::store::{self, networks as net_rows, tenants as tenant_rows, users as rows, Conn, Tx};
+use crate::store::{
+    self, networks as net_rows, passkeys as pk_rows, tenants as tenant_rows, users as rows, Conn,
+    Tx,
+};
 use crate::tenancy::Tenant;
 use serde::Serialize;
 use serde_json::json;
@@ -354,6 +357,208 @@ impl Core {
         }
         Ok(out)
     }
+}
+
+/// What `tenantry admin unlock` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unlocked {
+    pub user_id: String,
+    pub email: String,
+    /// Whether a lock was in force when it was lifted.
+    pub was_locked: bool,
+    /// Failures counted against the account before they were cleared.
+    pub failed_logins: i64,
+}
+
+/// A reset account: what `tenantry admin recover` prints and `POST .../recover` adds to
+/// the admin resource.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recovered {
+    pub user_id: String,
+    pub email: String,
+    pub passkeys_removed: u64,
+    pub enrolment: &'static str,
+    pub enrolment_url: String,
+    pub enrolment_expires_at: String,
+}
+
+impl Core {
+    /// `tenantry admin unlock`: lift the lock and clear the failure counters (the server's
+    /// own CLI acts, so rule 6 does not apply). Audited as `admin.unlock`.
+    pub async fn cli_unlock_admin(
+        &self,
+        tenant_name: &str,
+        email: &str,
+        actor: &Actor,
+    ) -> Result<Unlocked> {
+        let tenant = self.find_tenant(tenant_name).await?;
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        if !tenant_rows::bump_version(&mut tx, &tenant.id).await? {
+            return Err(Error::NotFound);
+        }
+        let user = account_by_email(&mut tx, &tenant, email).await?;
+        let was_locked = user.locked_until.is_some_and(|t| t > now);
+        rows::unlock_user(&mut tx, &tenant.id, &user.id, now).await?;
+        audit::append(
+            &self.keys,
+            &mut tx,
+            &tenant.id,
+            actor,
+            Change {
+                action: "admin.unlock",
+                target: format!("user:{}", user.id),
+                before: Some(json!({
+                    "locked_until": user.locked_until.map(rfc3339),
+                    "failed_logins": user.failed_logins,
+                })),
+                after: None,
+            },
+            now,
+            None,
+        )
+        .await?;
+        tx.commit().await.map_err(store::db)?;
+        self.tenants.invalidate();
+        Ok(Unlocked {
+            user_id: user.id,
+            email: user.email,
+            was_locked,
+            failed_logins: user.failed_logins,
+        })
+    }
+
+    /// `tenantry admin recover`: the break-glass reset of an account (product.md
+    /// "Sign-in"); see [`Core::reset_account`].
+    pub async fn cli_recover_admin(
+        &self,
+        tenant_name: &str,
+        email: &str,
+        actor: &Actor,
+    ) -> Result<Recovered> {
+        let tenant = self.find_tenant(tenant_name).await?;
+        let mut tx = self.store.begin().await?;
+        if !tenant_rows::bump_version(&mut tx, &tenant.id).await? {
+            return Err(Error::NotFound);
+        }
+        let user = account_by_email(&mut tx, &tenant, email).await?;
+        let done = self
+            .reset_account(&mut tx, &tenant, &user.id, &user.email, actor, None)
+            .await?;
+        tx.commit().await.map_err(store::db)?;
+        self.tenants.invalidate();
+        self.send_enrolment(
+            &tenant,
+            &done.email,
+            &done.enrolment_url,
+            &done.enrolment_expires_at,
+        )
+        .await;
+        Ok(done)
+    }
+
+    /// POST /admins/{id}/recover: allowed by rule 6 exactly as unlocking is.
+    pub async fn api_recover_admin(
+        &self,
+        call: &super::manage::OrgCall,
+        id: &str,
+    ) -> Result<Recovered> {
+        let mut tx = self.store.begin().await?;
+        if !tenant_rows::bump_version(&mut tx, &call.org.id).await? {
+            return Err(Error::NotFound);
+        }
+        let (a, res, target_eff) = self.find_admin(&mut tx, call, id).await?;
+        super::manage::require_local(call, &a, "MSP staff are recovered in their MSP")?;
+        super::manage::require_rule6(
+            call,
+            &target_eff,
+            "recovering an account needs privileges equal to or greater than its admin's",
+        )?;
+        let done = self
+            .reset_account(
+                &mut tx,
+                &call.org,
+                &a.user_id,
+                &res.email,
+                &call.actor(),
+                call.request_id.as_deref(),
+            )
+            .await?;
+        tx.commit().await.map_err(store::db)?;
+        self.tenants.invalidate();
+        self.send_enrolment(
+            &call.org,
+            &done.email,
+            &done.enrolment_url,
+            &done.enrolment_expires_at,
+        )
+        .await;
+        Ok(done)
+    }
+
+    /// Reset an account inside the caller's transaction: every passkey removed, every
+    /// session ended with its refresh tokens and access tokens revoked (the revocation
+    /// cascade), the lock and failure counters cleared, enrolment back to pending, and a
+    /// fresh enrolment link (earlier links stop working). Audited as `admin.recover`.
+    async fn reset_account(
+        &self,
+        tx: &mut Tx,
+        tenant: &Tenant,
+        user: &str,
+        email: &str,
+        actor: &Actor,
+        request_id: Option<&str>,
+    ) -> Result<Recovered> {
+        let now = self.clock.now();
+        let removed = pk_rows::delete_all_of_user(tx, &tenant.id, user).await?;
+        super::sessions::end_user(tx, &tenant.id, user, now).await?;
+        rows::unlock_user(tx, &tenant.id, user, now).await?;
+        pk_rows::mark_pending(tx, &tenant.id, user, now).await?;
+        let (url, expires) = self
+            .issue_enrolment_link(tx, tenant, &UserId(user.to_string()), now)
+            .await?;
+        audit::append(
+            &self.keys,
+            tx,
+            &tenant.id,
+            actor,
+            Change {
+                action: "admin.recover",
+                target: format!("user:{user}"),
+                before: Some(json!({"passkeys": removed})),
+                after: Some(json!({"enrolment": "pending", "sessions": "ended"})),
+            },
+            now,
+            request_id,
+        )
+        .await?;
+        Ok(Recovered {
+            user_id: user.to_string(),
+            email: email.to_string(),
+            passkeys_removed: removed,
+            enrolment: "pending",
+            enrolment_url: url,
+            enrolment_expires_at: rfc3339(expires),
+        })
+    }
+}
+
+/// The account an e-mail names in a tenant (compared case-insensitively).
+async fn account_by_email(
+    conn: &mut Conn,
+    tenant: &Tenant,
+    email: &str,
+) -> Result<rows::FullUserRow> {
+    let found = rows::find_user_by_email(conn, &tenant.id, &normalise_email(email)).await?;
+    let Some(found) = found else {
+        return Err(Error::invalid(
+            "unknown_admin",
+            format!("{email} is not known in {}", tenant.name),
+        ));
+    };
+    rows::user_by_id(conn, &tenant.id, &found.id)
+        .await?
+        .ok_or(Error::NotFound)
 }
 
 fn email_in_use(email: &str, tenant: &str) -> Error {

@@ -4,7 +4,7 @@
 //!
 //! Codes: rule 1 `org_full_required` / `network_full_required`, rule 2 the same (read-only
 //! admins change nothing), rule 4 `last_full_admin`, rule 5 `exceeds_own_privileges`,
-//! rule 6 `unlock_not_allowed`, rule 7 `email_in_use`, rule 8 `already_enrolled`.
+//! rule 6 `unlock_not_allowed` (unlock and recover), rule 7 `email_in_use`, rule 8 `already_enrolled`.
 
 use super::admins::{AdminSpec, CreatedAdmin, GrantView};
 use super::audit::{self, Change};
@@ -619,21 +619,15 @@ impl Core {
             return Err(Error::NotFound);
         }
         let (a, res, target_eff) = self.find_admin(&mut tx, call, id).await?;
-        if a.home.id != call.org.id {
-            return Err(Error::conflict(
-                "not_a_local_admin",
-                "MSP staff are unlocked in their MSP",
-            ));
-        }
+        require_local(call, &a, "MSP staff are unlocked in their MSP")?;
         if res.status != "locked" {
             return Err(Error::conflict("not_locked", "this admin is not locked"));
         }
-        if !authz::may_unlock(&call.eff, &target_eff) {
-            return Err(Error::forbidden(
-                "unlock_not_allowed",
-                "unlocking needs privileges equal to or greater than the locked admin's",
-            ));
-        }
+        require_rule6(
+            call,
+            &target_eff,
+            "unlocking needs privileges equal to or greater than the locked admin's",
+        )?;
         rows::unlock_user(&mut tx, &call.org.id, &a.user_id, now).await?;
         audit::append(
             &self.keys,
@@ -705,6 +699,24 @@ impl Core {
         let mut tx = self.store.begin().await?;
         rows::lock_user(&mut tx, &org.id, user_id, until).await?;
         tx.commit().await.map_err(store::db)
+    }
+}
+
+/// Unlock and recovery act on the org's own accounts only.
+pub(crate) fn require_local(call: &OrgCall, a: &AdminRef, message: &str) -> Result<()> {
+    if a.home.id == call.org.id {
+        Ok(())
+    } else {
+        Err(Error::conflict("not_a_local_admin", message))
+    }
+}
+
+/// Rule 6: equal or greater privileges than the target admin's (unlock and recovery).
+pub(crate) fn require_rule6(call: &OrgCall, target: &Effective, message: &str) -> Result<()> {
+    if authz::may_unlock(&call.eff, target) {
+        Ok(())
+    } else {
+        Err(Error::forbidden("unlock_not_allowed", message))
     }
 }
 

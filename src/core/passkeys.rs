@@ -1,6 +1,12 @@
 //! Passkeys: enrolment from a link, usernameless login, the account's own list, lockout
 //! (product.md "Sign-in"; security.md lifetimes: ceremony state 5 min single use).
 //!
+//! Lockout: failures are counted per (tenant, account) in the database, and only those of
+//! the last `lockout_minutes` of the tenant's login policy; reaching `lockout_threshold`
+//! locks the account for `lockout_minutes`, after which the count starts over. A lock is
+//! lifted early per rule 6 (admin API) or by `tenantry admin unlock`. Inactive users
+//! neither enrol nor sign in.
+//!
 //! Speaks our own types: a credential is opaque JSON text that the webauthn adapter
 //! produced, plus the facts core needs (credential id, counter, backup flags). Must not
 //! import webauthn-rs, axum or http.
@@ -116,6 +122,13 @@ impl Core {
         let Some(user) = self.enrolment_user(tenant, token).await? else {
             return Ok(None);
         };
+        // A disabled (or otherwise inactive) user's link is as good as no link.
+        let mut conn = self.store.conn().await?;
+        match user_rows::user_by_id(&mut conn, &tenant.id, user.as_str()).await? {
+            Some(u) if u.status == "active" => {}
+            _ => return Ok(None),
+        }
+        drop(conn);
         self.passkey_user(tenant, user.as_str()).await
     }
 
@@ -195,7 +208,12 @@ impl Core {
     ) -> Result<(Session, String)> {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
-        if !rows::consume_link(&mut tx, &tenant.id, user, &self.link_hash(token), now).await? {
+        let active = user_rows::user_by_id(&mut tx, &tenant.id, user)
+            .await?
+            .is_some_and(|u| u.status == "active");
+        if !active
+            || !rows::consume_link(&mut tx, &tenant.id, user, &self.link_hash(token), now).await?
+        {
             return Err(Error::invalid(
                 "link_invalid",
                 "this enrolment link is no longer valid",
@@ -343,15 +361,21 @@ impl Core {
         let mut tx = self.store.begin().await?;
         let (_, settings) = super::settings::load(&mut tx, tenant).await?;
         let threshold = i64::from(settings.login.lockout_threshold);
-        let until = now + i64::from(settings.login.lockout_minutes) * 60;
-        let mut count = 0;
-        if let Some(u) = user {
-            count = rows::count_failure(&mut tx, &tenant.id, u, threshold, until).await?;
-        }
+        // The lockout time is also the window failures are counted in: a failure older
+        // than one lock period no longer counts.
+        let window = i64::from(settings.login.lockout_minutes) * 60;
+        let until = now + window;
         let reason = match why {
             LoginFailure::Verification => "verification_failed",
             LoginFailure::CounterRegression => "counter_regression",
         };
+        let mut count = 0;
+        if let Some(u) = user {
+            count = rows::count_failure(
+                &mut tx, &tenant.id, u, reason, now, window, threshold, until,
+            )
+            .await?;
+        }
         let target = user.map_or_else(|| "passkey:unknown".into(), |u| format!("user:{u}"));
         audit::append(
             &self.keys,
@@ -362,13 +386,15 @@ impl Core {
                 action: "login.failure",
                 target: target.clone(),
                 before: None,
-                after: Some(json!({"reason": reason, "failed_logins": count})),
+                after: Some(
+                    json!({"reason": reason, "failed_logins": count, "window_seconds": window}),
+                ),
             },
             now,
             request_id,
         )
         .await?;
-        if user.is_some() && count == threshold {
+        if user.is_some() && count >= threshold {
             audit::append(
                 &self.keys,
                 &mut tx,

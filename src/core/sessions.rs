@@ -25,6 +25,16 @@ pub struct Session {
     pub expires_at: i64,
 }
 
+/// Whom an MSP user's session in a customer acts as (from its `act`): what the pages show
+/// in their banner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActingMsp {
+    /// The MSP user's e-mail (their name or id when the e-mail is unknown).
+    pub user: String,
+    /// The MSP's display name (its issuer when the MSP is unknown).
+    pub msp: String,
+}
+
 fn from_row(r: rows::SessionRow) -> Session {
     Session {
         id: r.id,
@@ -142,6 +152,49 @@ impl Core {
             .await?;
         }
         Ok(Some(from_row(row)))
+    }
+
+    /// The MSP user and MSP a session acts for (`act` = `{"iss": MSP issuer, "sub": MSP
+    /// user}`, set by the switch into a customer); None for an ordinary session. A value
+    /// that no longer resolves is still shown, by its raw issuer and subject.
+    pub async fn acting_msp(
+        &self,
+        tenant: &Tenant,
+        session: &Session,
+    ) -> Result<Option<ActingMsp>> {
+        let Some(act) = &session.act else {
+            return Ok(None);
+        };
+        let iss = act["iss"].as_str().unwrap_or_default();
+        let sub = act["sub"].as_str().unwrap_or_default();
+        let msp = match &tenant.msp_id {
+            Some(id) => self
+                .tenants
+                .by_id(id)
+                .await?
+                .filter(|m| self.issuer(&m.name) == iss),
+            None => None,
+        };
+        let Some(msp) = msp else {
+            return Ok(Some(ActingMsp {
+                user: sub.to_string(),
+                msp: iss.to_string(),
+            }));
+        };
+        let mut conn = self.store.conn().await?;
+        let user = crate::store::users::user_by_id(&mut conn, &msp.id, sub).await?;
+        Ok(Some(ActingMsp {
+            user: user
+                .map(|u| {
+                    if u.email.is_empty() {
+                        u.display_name.unwrap_or(u.id)
+                    } else {
+                        u.email
+                    }
+                })
+                .unwrap_or_else(|| sub.to_string()),
+            msp: msp.display_name.clone(),
+        }))
     }
 
     pub async fn session_by_id(&self, tenant: &Tenant, id: &str) -> Result<Option<Session>> {

@@ -64,14 +64,17 @@ async fn not_found() -> error::ApiError {
 async fn home(
     State(state): State<AppState>,
     axum::Extension(ctx): axum::Extension<HostContext>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
     match ctx {
         HostContext::Tenant(t) => {
             let issuer = state.core.issuer(&t.name);
+            // An MSP user switched in lands here: the customer always sees who acts.
+            let banner = crate::webauthn::msp_banner_for(&state.core, &t, &headers).await;
             page(
                 &t.display_name,
                 &format!(
-                    "<h1>{}</h1><p>Organization <code>{}</code> ({}).</p><p>Issuer: <code>{}</code></p>",
+                    "{banner}<h1>{}</h1><p>Organization <code>{}</code> ({}).</p><p>Issuer: <code>{}</code></p>",
                     escape_html(&t.display_name),
                     escape_html(&t.name),
                     t.kind.as_str(),

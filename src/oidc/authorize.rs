@@ -89,7 +89,7 @@ fn error_page(status: StatusCode, message: &str) -> Response {
     )
         .into_response();
     resp.headers_mut()
-        .insert("referrer-policy", HeaderValue::from_static("same-origin"));
+        .insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     resp
 }
 

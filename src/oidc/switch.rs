@@ -35,7 +35,7 @@ fn refuse(message: &str) -> Response {
     )
         .into_response();
     resp.headers_mut()
-        .insert("referrer-policy", HeaderValue::from_static("same-origin"));
+        .insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     resp
 }
 

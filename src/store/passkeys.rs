@@ -1,5 +1,6 @@
-//! Passkeys and WebAuthn ceremony state (migrations 0004). The credential itself is opaque
-//! JSON TEXT here; the webauthn adapter owns its shape.
+//! Passkeys and WebAuthn ceremony state (migrations 0004) and failed assertions per
+//! account (0006). The credential itself is opaque JSON TEXT here; the webauthn adapter
+//! owns its shape.
 
 use super::{conflict_or, db, flag, Conn};
 use crate::error::Result;
@@ -204,35 +205,136 @@ pub async fn mark_enrolled(conn: &mut Conn, tenant: &TenantId, user: &str, now: 
     Ok(())
 }
 
-/// A failed assertion: bump the count; lock when it reaches `threshold`. Returns the count.
+/// A failed assertion of `user` at `now`: failures older than `window` seconds are
+/// dropped, this one is recorded, and the account locks until `lock_until` when the
+/// failures inside the window reach `threshold` (the count then starts over, so a lock
+/// that expired is not renewed by the next single failure). Returns the count, which
+/// `users.failed_logins` mirrors; 0 when the user is gone.
+#[allow(clippy::too_many_arguments)]
 pub async fn count_failure(
     conn: &mut Conn,
     tenant: &TenantId,
     user: &str,
+    reason: &str,
+    now: i64,
+    window: i64,
     threshold: i64,
     lock_until: i64,
 ) -> Result<i64> {
-    let row: Option<(i64,)> = sqlx::query_as(
-        "UPDATE users SET failed_logins = failed_logins + 1, \
-         locked_until = CASE WHEN failed_logins + 1 >= $3 THEN $4 ELSE locked_until END \
-         WHERE tenant_id = $1 AND id = $2 RETURNING failed_logins",
+    let exists: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM users WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.as_str())
+            .bind(user)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?;
+    if exists.is_none() {
+        return Ok(0);
+    }
+    sqlx::query(
+        "DELETE FROM account_failures WHERE tenant_id = $1 AND user_id = $2 AND failed_at <= $3",
     )
     .bind(tenant.as_str())
     .bind(user)
-    .bind(threshold)
-    .bind(lock_until)
-    .fetch_optional(conn)
+    .bind(now - window)
+    .execute(&mut *conn)
     .await
     .map_err(db)?;
-    Ok(row.map(|r| r.0).unwrap_or(0))
+    sqlx::query(
+        "INSERT INTO account_failures (tenant_id, id, user_id, reason, failed_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(tenant.as_str())
+    .bind(crate::ids::credential("acf_"))
+    .bind(user)
+    .bind(reason)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM account_failures WHERE tenant_id = $1 AND user_id = $2",
+    )
+    .bind(tenant.as_str())
+    .bind(user)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)?;
+    if count >= threshold {
+        clear_failures(conn, tenant, user).await?;
+        sqlx::query(
+            "UPDATE users SET failed_logins = $3, locked_until = $4 WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.as_str())
+        .bind(user)
+        .bind(count)
+        .bind(lock_until)
+        .execute(conn)
+        .await
+        .map_err(db)?;
+    } else {
+        sqlx::query("UPDATE users SET failed_logins = $3 WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.as_str())
+            .bind(user)
+            .bind(count)
+            .execute(conn)
+            .await
+            .map_err(db)?;
+    }
+    Ok(count)
+}
+
+/// Forget an account's counted failures (a success, an unlock, a recovery, a lock).
+pub async fn clear_failures(conn: &mut Conn, tenant: &TenantId, user: &str) -> Result<()> {
+    sqlx::query("DELETE FROM account_failures WHERE tenant_id = $1 AND user_id = $2")
+        .bind(tenant.as_str())
+        .bind(user)
+        .execute(conn)
+        .await
+        .map_err(db)?;
+    Ok(())
 }
 
 pub async fn reset_failures(conn: &mut Conn, tenant: &TenantId, user: &str) -> Result<()> {
+    clear_failures(conn, tenant, user).await?;
     sqlx::query(
         "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant.as_str())
     .bind(user)
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Recovery: every passkey of a user and any ceremony bound to them. Returns how many
+/// passkeys went.
+pub async fn delete_all_of_user(conn: &mut Conn, tenant: &TenantId, user: &str) -> Result<u64> {
+    let r = sqlx::query("DELETE FROM passkeys WHERE tenant_id = $1 AND user_id = $2")
+        .bind(tenant.as_str())
+        .bind(user)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    sqlx::query("DELETE FROM webauthn_ceremonies WHERE tenant_id = $1 AND user_id = $2")
+        .bind(tenant.as_str())
+        .bind(user)
+        .execute(conn)
+        .await
+        .map_err(db)?;
+    Ok(r.rows_affected())
+}
+
+/// Recovery: the admin must enrol again.
+pub async fn mark_pending(conn: &mut Conn, tenant: &TenantId, user: &str, now: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE admin_memberships SET enrolment = 'pending', updated_at = $3 \
+         WHERE tenant_id = $1 AND user_id = $2",
+    )
+    .bind(tenant.as_str())
+    .bind(user)
+    .bind(now)
     .execute(conn)
     .await
     .map_err(db)?;

@@ -370,7 +370,14 @@ pub async fn delete_user(conn: &mut Conn, tenant: &TenantId, user: &str) -> Resu
     Ok(())
 }
 
+/// Lift a lock and forget the failures counted against the account (migrations 0006).
 pub async fn unlock_user(conn: &mut Conn, tenant: &TenantId, user: &str, now: i64) -> Result<()> {
+    sqlx::query("DELETE FROM account_failures WHERE tenant_id = $1 AND user_id = $2")
+        .bind(tenant.as_str())
+        .bind(user)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
     sqlx::query(
         "UPDATE users SET failed_logins = 0, locked_until = NULL, updated_at = $3 WHERE tenant_id = $1 AND id = $2",
     )

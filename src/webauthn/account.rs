@@ -34,6 +34,7 @@ async fn render(
     status: &str,
 ) -> Result<Response, Failure> {
     let keys = s.core.list_passkeys(t, &session.user_id).await?;
+    let acting = s.core.acting_msp(t, session).await?;
     let csrf = csrf_token(&s.core, &session.id);
     let only = keys.len() <= 1;
     let mut rows = String::new();
@@ -57,7 +58,7 @@ async fn render(
         ));
     }
     let body = format!(
-        "<h1>Your account at {org}</h1>{status}\
+        "{banner}<h1>Your account at {org}</h1>{status}\
          <section aria-labelledby=\"passkeys-h\"><h2 id=\"passkeys-h\">Your passkeys</h2><ul>{rows}</ul></section>\
          <section aria-labelledby=\"add-h\"><h2 id=\"add-h\">Add a passkey</h2>\
          <p><label for=\"passkey-name\">Name for the new passkey</label> \
@@ -65,6 +66,7 @@ async fn render(
          <p><button id=\"add-passkey\" type=\"button\" data-base=\"/account/passkeys\" data-csrf=\"{csrf}\">Add a passkey</button></p></section>\
          <form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
          <button id=\"logout\" type=\"submit\">Sign out</button></form>",
+        banner = pages::msp_banner(acting.as_ref()),
         org = escape_html(&t.display_name),
         status = pages::status(status),
     );

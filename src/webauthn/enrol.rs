@@ -24,7 +24,7 @@ pub async fn page(
     Path(token): Path<String>,
 ) -> Result<Response, Failure> {
     let Some(user) = s.core.enrolment_target(&t, &token).await? else {
-        return Ok(pages::page(
+        return Ok(pages::token_page(
             StatusCode::NOT_FOUND,
             &t.display_name,
             "Enrolment",
@@ -46,7 +46,7 @@ pub async fn page(
         token = escape_html(&token),
         status = pages::status("ready"),
     );
-    Ok(pages::page(
+    Ok(pages::token_page(
         StatusCode::OK,
         &t.display_name,
         "Enrolment",

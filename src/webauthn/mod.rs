@@ -221,6 +221,18 @@ async fn current_session(
     }
 }
 
+/// The MSP banner for a request's session, empty without one or for an ordinary session:
+/// for other pages of the tenant (the home page) to show it too.
+pub async fn msp_banner_for(core: &Core, tenant: &Tenant, headers: &HeaderMap) -> String {
+    let Ok(Some(session)) = current_session(core, tenant, headers).await else {
+        return String::new();
+    };
+    match core.acting_msp(tenant, &session).await {
+        Ok(acting) => pages::msp_banner(acting.as_ref()),
+        Err(_) => String::new(),
+    }
+}
+
 /// The CSRF token of a session's forms: a keyed hash of its id (never stored).
 fn csrf_token(core: &Core, session_id: &str) -> String {
     core.keys.hash_credential("csrf", session_id)
@@ -274,6 +286,11 @@ async fn limited(
     }
     let answer = step.await;
     if let Err(f) = &answer {
+        // Other refusals are audited where they happen; a malformed request is not.
+        if matches!(f.code, "invalid_json" | "unsupported_media_type") {
+            core.audit_refusal(tenant, "request.malformed", None, f.code, Some(&rid.0))
+                .await?;
+        }
         if matches!(f.status.as_u16(), 400 | 401 | 404) {
             core.count_client_failure(tenant, &client.0).await?;
         }

@@ -26,7 +26,9 @@ pub fn page(status: StatusCode, org: &str, title: &str, body: &str) -> Response 
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
     );
-    // Pages may carry an enrolment token or a pending request id in their URL.
+    // Same-origin: form POSTs must carry their Origin (with no-referrer Chromium sends
+    // `Origin: null`), and nothing reaches another host. Pages with a token in their URL
+    // use [`token_page`].
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
@@ -37,6 +39,17 @@ pub fn page(status: StatusCode, org: &str, title: &str, body: &str) -> Response 
         HeaderValue::from_static("nosniff"),
     );
     crate::oidc::no_store(h);
+    resp
+}
+
+/// A page whose URL carries a secret (an enrolment token): `Referrer-Policy: no-referrer`
+/// (product.md). Its script posts with fetch(), which still sends the Origin.
+pub fn token_page(status: StatusCode, org: &str, title: &str, body: &str) -> Response {
+    let mut resp = page(status, org, title, body);
+    resp.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     resp
 }
 
@@ -171,3 +184,17 @@ const SCRIPT: &str = r#""use strict";
   });
 })();
 "#;
+
+/// The banner on every page of an MSP user acting in a customer (product.md: the customer
+/// always sees who acts): "MSP user {email} from MSP {MSP}", escaped.
+pub fn msp_banner(acting: Option<&crate::core::sessions::ActingMsp>) -> String {
+    acting
+        .map(|a| {
+            format!(
+                "<p id=\"msp-banner\" role=\"note\">MSP user {} from MSP {}</p>",
+                escape_html(&a.user),
+                escape_html(&a.msp)
+            )
+        })
+        .unwrap_or_default()
+}

@@ -17,6 +17,7 @@ mod migrations;
 mod oidc;
 mod openapi;
 mod passkeys;
+mod passkeys_policy;
 mod privileges;
 mod scim;
 mod server;

@@ -21,26 +21,27 @@ use webauthn_authenticator_rs::prelude::{
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_authenticator_rs::AuthenticatorBackend;
 
-const TENANT: &str = "globex-acme";
-const HOST: &str = "globex-acme.localhost:8080";
-const ORIGIN: &str = "http://globex-acme.localhost:8080";
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+pub(crate) const TENANT: &str = "globex-acme";
+pub(crate) const HOST: &str = "globex-acme.localhost:8080";
+pub(crate) const ORIGIN: &str = "http://globex-acme.localhost:8080";
+pub(crate) const B64: base64::engine::GeneralPurpose =
+    base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-struct Device {
+pub(crate) struct Device {
     pk: SoftPasskey,
     /// (credential id, user handle), base64url.
-    creds: Vec<(String, String)>,
+    pub(crate) creds: Vec<(String, String)>,
 }
 
 impl Device {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Device {
             pk: SoftPasskey::new(true),
             creds: vec![],
         }
     }
 
-    fn register(&mut self, origin: &str, options: &Value) -> Value {
+    pub(crate) fn register(&mut self, origin: &str, options: &Value) -> Value {
         let mut options = options.clone();
         options["publicKey"]["authenticatorSelection"]["requireResidentKey"] = json!(false);
         let handle = options["publicKey"]["user"]["id"]
@@ -61,7 +62,7 @@ impl Device {
         cred
     }
 
-    fn assert(&mut self, origin: &str, options: &Value) -> Value {
+    pub(crate) fn assert(&mut self, origin: &str, options: &Value) -> Value {
         let mut options = options.clone();
         options["publicKey"]["allowCredentials"] = self
             .creds
@@ -85,15 +86,15 @@ impl Device {
     }
 }
 
-struct Reply {
-    status: StatusCode,
-    body: Value,
-    text: String,
-    cookie: Option<String>,
-    location: Option<String>,
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) body: Value,
+    pub(crate) text: String,
+    pub(crate) cookie: Option<String>,
+    pub(crate) location: Option<String>,
 }
 
-async fn send(
+pub(crate) async fn send(
     app: &TestApp,
     method: &str,
     host: &str,
@@ -137,7 +138,13 @@ async fn send(
     }
 }
 
-async fn post(app: &TestApp, host: &str, path: &str, origin: &str, body: Value) -> Reply {
+pub(crate) async fn post(
+    app: &TestApp,
+    host: &str,
+    path: &str,
+    origin: &str,
+    body: Value,
+) -> Reply {
     send(
         app,
         "POST",
@@ -151,7 +158,7 @@ async fn post(app: &TestApp, host: &str, path: &str, origin: &str, body: Value) 
 }
 
 /// A customer tenant with a new admin; returns the enrolment path.
-async fn world() -> (TestApp, String) {
+pub(crate) async fn world() -> (TestApp, String) {
     let app = test_app().await;
     app.msp("acme", "boss@acme.example").await;
     app.customer("globex", "acme", "Globex").await;
@@ -159,7 +166,7 @@ async fn world() -> (TestApp, String) {
     (app, path)
 }
 
-async fn new_admin(app: &TestApp, tenant: &str, email: &str) -> String {
+pub(crate) async fn new_admin(app: &TestApp, tenant: &str, email: &str) -> String {
     let spec =
         AdminSpec::new(email, None, Some(tenantry::authz::OrgAccess::Full), vec![]).expect("spec");
     let created = app
@@ -171,7 +178,7 @@ async fn new_admin(app: &TestApp, tenant: &str, email: &str) -> String {
     url.path().to_string()
 }
 
-async fn enrol(app: &TestApp, dev: &mut Device, path: &str) -> Reply {
+pub(crate) async fn enrol(app: &TestApp, dev: &mut Device, path: &str) -> Reply {
     let start = post(app, HOST, &format!("{path}/start"), ORIGIN, json!({})).await;
     assert_eq!(start.status, StatusCode::OK, "{}", start.text);
     let cred = dev.register(ORIGIN, &start.body["options"]);
@@ -186,7 +193,7 @@ async fn enrol(app: &TestApp, dev: &mut Device, path: &str) -> Reply {
 }
 
 /// Start a login at `host` and let the device answer: (ceremony, assertion).
-async fn assertion(app: &TestApp, dev: &mut Device, host: &str) -> (Value, Value) {
+pub(crate) async fn assertion(app: &TestApp, dev: &mut Device, host: &str) -> (Value, Value) {
     let origin = format!("http://{host}");
     let start = post(app, host, "/login/start", &origin, json!({})).await;
     assert_eq!(start.status, StatusCode::OK, "{}", start.text);
@@ -194,7 +201,7 @@ async fn assertion(app: &TestApp, dev: &mut Device, host: &str) -> (Value, Value
     (start.body["ceremony"].clone(), cred)
 }
 
-async fn finish(app: &TestApp, host: &str, ceremony: &Value, cred: &Value) -> Reply {
+pub(crate) async fn finish(app: &TestApp, host: &str, ceremony: &Value, cred: &Value) -> Reply {
     post(
         app,
         host,
@@ -205,12 +212,12 @@ async fn finish(app: &TestApp, host: &str, ceremony: &Value, cred: &Value) -> Re
     .await
 }
 
-async fn login(app: &TestApp, dev: &mut Device) -> Reply {
+pub(crate) async fn login(app: &TestApp, dev: &mut Device) -> Reply {
     let (c, a) = assertion(app, dev, HOST).await;
     finish(app, HOST, &c, &a).await
 }
 
-async fn audit_count(app: &TestApp, action: &str, detail: &str) -> i64 {
+pub(crate) async fn audit_count(app: &TestApp, action: &str, detail: &str) -> i64 {
     let row: (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM audit_log WHERE action = $1 AND COALESCE(after_state, '') LIKE $2",
     )
@@ -233,7 +240,7 @@ async fn enrolment_link_registers_a_passkey_and_is_consumed() {
         assert!(r.body.contains("id=\"status\" role=\"status\""));
         assert!(r.body.contains("Globex"));
         assert!(!r.body.contains("<script>"), "no inline script");
-        assert_eq!(r.headers["referrer-policy"], "same-origin");
+        assert_eq!(r.headers["referrer-policy"], "no-referrer");
         assert!(r.headers["content-security-policy"]
             .to_str()
             .unwrap_or_default()
@@ -575,7 +582,7 @@ async fn login_resumes_a_pending_authorization_request() {
     assert!(to.contains("code="), "{to}");
 }
 
-fn csrf_of(page: &str) -> String {
+pub(crate) fn csrf_of(page: &str) -> String {
     page.split("name=\"csrf\" value=\"")
         .nth(1)
         .and_then(|s| s.split('"').next())

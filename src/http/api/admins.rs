@@ -7,10 +7,10 @@ use crate::core::admins::AdminSpec;
 use crate::core::manage::{AdminChange, AdminFilter, UpdateOutcome};
 use crate::http::error::ApiError;
 use crate::http::extract::{
-    check_if_match, paginate, resource, to_value, AppJson, AppQuery, Caller,
+    check_if_match, etag_of, paginate, resource, to_value, AppJson, AppQuery, Caller,
 };
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -138,6 +138,28 @@ pub async fn resend(
     v["enrolment_url"] = json!(url);
     v["enrolment_expires_at"] = json!(expires);
     Ok(Json(v).into_response())
+}
+
+/// POST /admins/{id}/recover (rule 6, like unlock): the admin resource, with its ETag,
+/// plus the new enrolment link and how many passkeys went.
+pub async fn recover(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let call = org_call(&s, &caller, &org).await?;
+    let done = s.core.api_recover_admin(&call, &id).await?;
+    let v = current(&s, &call, &id).await?;
+    let etag = etag_of(&v);
+    let mut v = v;
+    v["enrolment_url"] = json!(done.enrolment_url);
+    v["enrolment_expires_at"] = json!(done.enrolment_expires_at);
+    v["passkeys_removed"] = json!(done.passkeys_removed);
+    let mut resp = Json(v).into_response();
+    if let Ok(h) = HeaderValue::from_str(&etag) {
+        resp.headers_mut().insert(header::ETAG, h);
+    }
+    Ok(resp)
 }
 
 #[derive(Debug, serde::Deserialize)]

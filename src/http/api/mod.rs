@@ -4,12 +4,12 @@
 mod admins;
 mod audit;
 mod clients;
-mod scim_tokens;
 mod customers;
 mod delegations;
 mod mappings;
 mod networks;
 pub mod openapi;
+mod scim_tokens;
 mod sessions;
 mod settings;
 mod staff;
@@ -62,6 +62,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/orgs/{org}/admins/{id}/resend-enrolment",
             post(admins::resend),
+        )
+        .route(
+            "/api/v1/orgs/{org}/admins/{id}/recover",
+            post(admins::recover),
         )
         .route(
             "/api/v1/orgs/{org}/admins/{id}/api-keys",

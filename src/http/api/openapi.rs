@@ -117,6 +117,12 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "admins",
     ),
     (
+        "post",
+        "/api/v1/orgs/{org}/admins/{id}/recover",
+        "Recover an account: passkeys and sessions revoked, a new enrolment link",
+        "admins",
+    ),
+    (
         "get",
         "/api/v1/orgs/{org}/admins/{id}/api-keys",
         "List an admin's API keys",
