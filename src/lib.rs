@@ -15,7 +15,8 @@
 //! - `authz`, `tenancy::names`, `config`, `clock`, `ids`, `jws`, `error`: pure, nothing async.
 //! - `store`: sqlx only; never core, http or axum.
 //! - `core`: store, authz, tenancy; never http or axum.
-//! - `http`, `cli`, and the protocol adapters to come (`oidc`, `saml`, `scim`, `webauthn`,
+//! - `scim::{attrs,error,filter,sql,patch,schema}`: pure as well (core uses them).
+//! - `http`, `cli`, and the protocol adapters (`oidc`, `saml`, `scim::routes`, `webauthn`,
 //!   `federation`, `portal`): core. Library types stay inside their adapter.
 #![forbid(unsafe_code)]
 

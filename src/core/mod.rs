@@ -43,7 +43,8 @@ pub struct Core {
     pub clock: SharedClock,
     pub keys: Arc<secrets::MasterKey>,
     pub tenants: Arc<TenantCache>,
-    pub public_url: PublicUrl,
+    /// Shared: the state is cloned per request, and a clone must not allocate.
+    pub public_url: Arc<PublicUrl>,
     pub key_cache: Arc<signing::KeyCache>,
     pub token_cache: Arc<tokens::VerifiedTokens>,
     /// Outgoing e-mail (enrolment links); see [`Core::with_mailer`].
@@ -63,7 +64,7 @@ impl Core {
             clock,
             keys: Arc::new(keys),
             tenants,
-            public_url,
+            public_url: Arc::new(public_url),
             key_cache: Arc::new(signing::KeyCache::default()),
             token_cache: Arc::new(tokens::VerifiedTokens::default()),
             mail: Arc::new(mail::Mailer::disabled()),

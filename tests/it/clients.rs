@@ -441,7 +441,8 @@ async fn every_invalid_registration_is_refused_with_its_code() {
     // on http (this test server does); on https only loopback.
     let t = tenant(&w.app, "globex-acme").await;
     let mut https_core = w.app.core.clone();
-    https_core.public_url = PublicUrl::parse("https://id.example").expect("url");
+    https_core.public_url =
+        std::sync::Arc::new(PublicUrl::parse("https://id.example").expect("url"));
     for (uri, ok) in [
         ("http://localhost:8000/cb", true),
         ("http://127.0.0.1/cb", true),

@@ -566,6 +566,11 @@ async fn etags_and_concurrent_patches() {
         .scim_h(G, &w.token, "DELETE", &path, None, &[("if-match", &etag)])
         .await;
     assert_eq!(s.as_u16(), 412);
+    // A version that is not an entity tag: 400 invalidVers.
+    let (s, v, _) = w
+        .scim_h(G, &w.token, "DELETE", &path, None, &[("if-match", "3")])
+        .await;
+    assert_error(s, &v, 400, Some("invalidVers"));
     let (_, v) = w.scim("GET", &path, None).await;
     assert_eq!(v["userName"], "etag@globex.example");
     let current = v["meta"]["version"].as_str().expect("version").to_string();

@@ -68,7 +68,7 @@ async fn the_cache_sees_other_processes_within_five_seconds_and_this_one_at_once
     // customer: this process sees it once the re-check interval has passed.
     let other = tenantry::app::open(
         &app.env.config(),
-        app.core.public_url.clone(),
+        (*app.core.public_url).clone(),
         std::sync::Arc::new(app.clock.clone()),
     )
     .await

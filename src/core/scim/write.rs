@@ -37,6 +37,18 @@ fn actor(token_id: &str) -> Actor {
 }
 
 fn precondition(if_match: Option<&str>, version: i64) -> ScimResult<()> {
+    if let Some(h) = if_match {
+        let well_formed = h.split(',').map(str::trim).all(|t| {
+            let t = t.strip_prefix("W/").unwrap_or(t);
+            t == "*" || (t.len() >= 2 && t.starts_with('"') && t.ends_with('"'))
+        });
+        if !well_formed {
+            return Err(ScimError::bad(
+                crate::scim::error::ScimType::InvalidVers,
+                "If-Match names versions as entity tags: W/\"n\" or \"n\", or *",
+            ));
+        }
+    }
     match if_match {
         Some(h) if !super::etag_matches(h, version) => Err(ScimError::new(
             412,
