@@ -53,7 +53,26 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/scim/v2", axum::routing::any(not_found))
         .route("/scim/v2/{*rest}", axum::routing::any(not_found))
+        .layer(axum::middleware::map_response(scim_body_limit))
         .layer(axum::extract::DefaultBodyLimit::max(4 * bulk::MAX_PAYLOAD))
+}
+
+/// Bodies past the hard limit are refused by axum before a handler runs: answer them in
+/// the SCIM error schema too.
+async fn scim_body_limit(resp: Response) -> Response {
+    let plain = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|v| v.as_bytes() != CONTENT_TYPE.as_bytes());
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && plain {
+        return ScimResponseError(ScimError::new(
+            413,
+            Some(super::error::ScimType::TooMany),
+            format!("the request body exceeds {} bytes", bulk::MAX_PAYLOAD),
+        ))
+        .into_response();
+    }
+    resp
 }
 
 /// A SCIM error as a response.

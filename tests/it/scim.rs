@@ -420,6 +420,11 @@ async fn users_filters_sorting_pagination_and_projection() {
     assert!(v["Resources"][0].get("name").is_none());
 }
 
+/// A little over `mib` MiB.
+fn bulk_body_size(mib: usize) -> usize {
+    mib * 1_048_576 + 10
+}
+
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
@@ -717,6 +722,12 @@ async fn bulk_with_bulk_ids_and_fail_on_errors() {
         )
         .await;
     assert_eq!(v["totalResults"], 0);
+    // Bodies past maxPayloadSize, and far past it: 413 in the SCIM error schema.
+    for size in [bulk_body_size(1), bulk_body_size(5)] {
+        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [], "pad": "x".repeat(size)});
+        let (s, v) = w.scim("POST", "/Bulk", Some(body)).await;
+        assert_error(s, &v, 413, None);
+    }
     // Too many operations: 413.
     let many: Vec<Value> = (0..1001)
         .map(|i| json!({"method": "DELETE", "path": format!("/Users/x{i}")}))
