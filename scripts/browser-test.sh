@@ -139,3 +139,12 @@ CLIENT_SECRET=$client_secret \
 REDIRECT_URI=$redirect_uri \
 CHROMIUM=$chromium \
   node tests/browser/passkey.mjs
+
+# The portal (issue 8): the MSP boss enrols, adds a customer from a template, adds an
+# admin, deletes a customer and switches into one; screenshots at 1280x800 and 390 px.
+MSP_URL=http://$msp.localhost:$port \
+OUTBOX_DIR=$TENANTRY_DATA_DIR/outbox \
+MSP_ADMIN_EMAIL=boss@acme.example \
+TEMPLATE=$tenant \
+CHROMIUM=$chromium \
+  node tests/browser/portal.mjs

@@ -31,6 +31,7 @@ pub mod http;
 pub mod ids;
 pub mod jws;
 pub mod oidc;
+pub mod portal;
 pub mod scim;
 pub mod store;
 pub mod tenancy;

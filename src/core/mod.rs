@@ -18,6 +18,7 @@ pub mod manage;
 pub mod mappings;
 pub mod networks;
 pub mod passkeys;
+pub mod portal;
 pub mod privileges;
 pub mod scim;
 pub mod secrets;

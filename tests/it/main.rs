@@ -18,6 +18,7 @@ mod oidc;
 mod openapi;
 mod passkeys;
 mod passkeys_policy;
+mod portal;
 mod privileges;
 mod scim;
 mod server;
