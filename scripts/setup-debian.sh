@@ -3,7 +3,8 @@
 # PostgreSQL server the test suite runs against. Root or sudo is needed for apt-get.
 set -euo pipefail
 
-packages=(build-essential pkg-config libssl-dev ca-certificates)
+# libxml2, xmlsec1 and libclang: samael (SAML) signs and verifies XML with xmlsec.
+packages=(build-essential pkg-config libssl-dev ca-certificates libxml2-dev libxmlsec1-dev libclang-dev)
 if [ "${1:-}" = "--test" ]; then
   packages+=(postgresql)
 fi

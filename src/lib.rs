@@ -32,6 +32,7 @@ pub mod ids;
 pub mod jws;
 pub mod oidc;
 pub mod portal;
+pub mod saml;
 pub mod scim;
 pub mod store;
 pub mod tenancy;

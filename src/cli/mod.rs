@@ -9,6 +9,7 @@ mod clients;
 mod demo;
 mod keys;
 mod networks;
+mod saml;
 mod scim;
 mod serve;
 mod tenants;
@@ -117,6 +118,9 @@ pub enum Command {
     /// SCIM bearer tokens of a tenant.
     #[command(subcommand, name = "scim-token")]
     ScimToken(scim::ScimTokenCommand),
+    /// SAML service providers of a tenant.
+    #[command(subcommand, name = "saml-sp")]
+    SamlSp(saml::SamlSpCommand),
     /// Token-signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -226,6 +230,7 @@ async fn run(command: Command, config: Config) -> Result<(), Error> {
         Command::Apikey(cmd) => apikeys::run_apikey(&open(&config).await?, cmd).await,
         Command::Client(cmd) => clients::run(&open(&config).await?, cmd).await,
         Command::ScimToken(cmd) => scim::run(&open(&config).await?, cmd).await,
+        Command::SamlSp(cmd) => saml::run(&open(&config).await?, cmd).await,
         Command::Keys(cmd) => keys::run(&open(&config).await?, cmd).await,
         Command::Audit(cmd) => apikeys::run_audit(&open(&config).await?, cmd).await,
         Command::Certs(cmd) => {

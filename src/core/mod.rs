@@ -20,6 +20,7 @@ pub mod networks;
 pub mod passkeys;
 pub mod portal;
 pub mod privileges;
+pub mod saml;
 pub mod scim;
 pub mod secrets;
 pub mod sessions;

@@ -26,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .merge(api::routes())
         .merge(crate::oidc::routes())
         .merge(crate::webauthn::routes())
+        .merge(crate::saml::routes())
         .merge(crate::portal::routes())
         .merge(crate::scim::routes::routes())
         .fallback(not_found)

@@ -16,6 +16,7 @@ pub mod mappings;
 pub mod networks;
 pub mod passkeys;
 pub mod privileges;
+pub mod saml;
 pub mod scim;
 pub mod sessions;
 pub mod staff;

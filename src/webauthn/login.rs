@@ -218,7 +218,10 @@ async fn finish_step(
         )
         .await?;
     let next = pending_id(body["pending"].as_str())
-        .map(|p| format!("/oauth2/authorize?pending={p}"))
+        .map(|p| match p.starts_with(crate::core::saml::PENDING_PREFIX) {
+            true => format!("/saml/sso?pending={p}"),
+            false => format!("/oauth2/authorize?pending={p}"),
+        })
         .unwrap_or_else(|| "/account".into());
     Ok(signed_in(
         &s.core,

@@ -20,6 +20,7 @@ mod passkeys;
 mod passkeys_policy;
 mod portal;
 mod privileges;
+mod saml;
 mod scim;
 mod server;
 mod staff;

@@ -9,6 +9,7 @@ mod delegations;
 mod mappings;
 mod networks;
 pub mod openapi;
+mod saml_sps;
 mod scim_tokens;
 mod sessions;
 mod settings;
@@ -85,6 +86,7 @@ pub fn routes() -> Router<AppState> {
         .merge(mappings::routes())
         .merge(clients::routes())
         .merge(scim_tokens::routes())
+        .merge(saml_sps::routes())
         .merge(sessions::routes())
         .merge(customers::routes())
 }

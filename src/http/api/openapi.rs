@@ -272,6 +272,24 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "get",
+        "/api/v1/orgs/{org}/saml-sps",
+        "List SAML service providers",
+        "saml-sps",
+    ),
+    (
+        "post",
+        "/api/v1/orgs/{org}/saml-sps",
+        "Register a SAML service provider from its metadata XML",
+        "saml-sps",
+    ),
+    (
+        "delete",
+        "/api/v1/orgs/{org}/saml-sps/{id}",
+        "Delete a SAML service provider",
+        "saml-sps",
+    ),
+    (
+        "get",
         "/api/v1/orgs/{org}/scim-tokens",
         "List SCIM tokens",
         "scim-tokens",
