@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub const CONTENT_TYPE: &str = "application/scim+json";
@@ -33,23 +34,17 @@ pub fn routes() -> Router<AppState> {
         .route("/scim/v2/Me", axum::routing::any(me))
         .route("/scim/v2/Bulk", post(bulk_request))
         .route("/scim/v2/.search", post(search_root))
-        .route("/scim/v2/Users", get(list_users).post(create_user))
-        .route("/scim/v2/Users/.search", post(search_users))
+        .route("/scim/v2/Users", get(list).post(create))
+        .route("/scim/v2/Users/.search", post(search))
         .route(
             "/scim/v2/Users/{id}",
-            get(get_user)
-                .put(put_user)
-                .patch(patch_user)
-                .delete(delete_user),
+            get(get_one).put(put).patch(patch).delete(delete),
         )
-        .route("/scim/v2/Groups", get(list_groups).post(create_group))
-        .route("/scim/v2/Groups/.search", post(search_groups))
+        .route("/scim/v2/Groups", get(list).post(create))
+        .route("/scim/v2/Groups/.search", post(search))
         .route(
             "/scim/v2/Groups/{id}",
-            get(get_group)
-                .put(put_group)
-                .patch(patch_group)
-                .delete(delete_group),
+            get(get_one).put(put).patch(patch).delete(delete),
         )
         .route("/scim/v2", axum::routing::any(not_found))
         .route("/scim/v2/{*rest}", axum::routing::any(not_found))
@@ -356,9 +351,47 @@ async fn not_found(_t: ScimTenant) -> Answer {
     Err(ScimError::not_found("no such SCIM endpoint").into())
 }
 
-// Resources.
+// Resources: one handler per operation for both kinds; [`Target`] tells which.
 
-async fn list(s: AppState, d: Directory, kind: Kind, params: ListParams) -> Answer {
+/// The resource kind of the route (`/Users...` or `/Groups...`) and its `{id}`, if any.
+pub struct Target {
+    kind: Kind,
+    id: String,
+}
+
+impl FromRequestParts<AppState> for Target {
+    type Rejection = ScimResponseError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let kind = match parts.uri.path().starts_with("/scim/v2/Groups") {
+            true => Kind::Group,
+            false => Kind::User,
+        };
+        let id = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .ok()
+            .and_then(|Path(mut m)| m.remove("id"))
+            .unwrap_or_default();
+        Ok(Target { kind, id })
+    }
+}
+
+/// A resource answered with the projection the query asks for.
+fn projected(status: StatusCode, r: &Resource, q: Option<&str>, location: bool) -> Answer {
+    let p = query_params(q);
+    let v = schema::project(
+        r.kind.schema(),
+        &r.doc,
+        p.attributes.as_deref(),
+        p.excluded_attributes.as_deref(),
+    )?;
+    Ok(resource_response(status, r, &v, location))
+}
+
+async fn run_list(s: AppState, d: Directory, kind: Kind, params: ListParams) -> Answer {
     counted(&s, &d, async {
         let v = s.core.scim_list(&d.tenant, kind, &params).await?;
         Ok(scim_json(StatusCode::OK, &v))
@@ -366,28 +399,16 @@ async fn list(s: AppState, d: Directory, kind: Kind, params: ListParams) -> Answ
     .await
 }
 
-async fn list_users(State(s): State<AppState>, d: Directory, RawQuery(q): RawQuery) -> Answer {
-    list(s, d, Kind::User, query_params(q.as_deref())).await
+async fn list(State(s): State<AppState>, d: Directory, t: Target, RawQuery(q): RawQuery) -> Answer {
+    run_list(s, d, t.kind, query_params(q.as_deref())).await
 }
 
-async fn list_groups(State(s): State<AppState>, d: Directory, RawQuery(q): RawQuery) -> Answer {
-    list(s, d, Kind::Group, query_params(q.as_deref())).await
-}
-
-async fn search(s: AppState, d: Directory, kind: Kind, body: Bytes) -> Answer {
+async fn search(State(s): State<AppState>, d: Directory, t: Target, body: Bytes) -> Answer {
     let params = match parse_body(&body).and_then(|b| search_params(&b)) {
         Ok(p) => p,
         Err(e) => return counted(&s, &d, async { Err(e) }).await,
     };
-    list(s, d, kind, params).await
-}
-
-async fn search_users(State(s): State<AppState>, d: Directory, body: Bytes) -> Answer {
-    search(s, d, Kind::User, body).await
-}
-
-async fn search_groups(State(s): State<AppState>, d: Directory, body: Bytes) -> Answer {
-    search(s, d, Kind::Group, body).await
+    run_list(s, d, t.kind, params).await
 }
 
 /// POST /.search: Users then Groups, paginated over both.
@@ -433,99 +454,51 @@ async fn search_root(State(s): State<AppState>, d: Directory, body: Bytes) -> An
 }
 
 async fn get_one(
-    s: AppState,
+    State(s): State<AppState>,
     d: Directory,
-    kind: Kind,
-    id: String,
-    q: Option<String>,
+    t: Target,
+    RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Answer {
     counted(&s, &d, async {
         let p = query_params(q.as_deref());
         let wants = Wants::of(
-            kind,
+            t.kind,
             p.attributes.as_deref(),
             p.excluded_attributes.as_deref(),
         );
-        let r = s.core.scim_get(&d.tenant, kind, &id, wants).await?;
-        if let Some(inm) = headers
+        let r = s.core.scim_get(&d.tenant, t.kind, &t.id, wants).await?;
+        let inm = headers
             .get(header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok())
-        {
-            if crate::core::scim::etag_matches(inm, r.version) {
-                let mut resp = StatusCode::NOT_MODIFIED.into_response();
-                if let Ok(v) = HeaderValue::from_str(&r.etag()) {
-                    resp.headers_mut().insert(header::ETAG, v);
-                }
-                return Ok(resp);
+            .and_then(|v| v.to_str().ok());
+        if inm.is_some_and(|h| crate::core::scim::etag_matches(h, r.version)) {
+            let mut resp = StatusCode::NOT_MODIFIED.into_response();
+            if let Ok(v) = HeaderValue::from_str(&r.etag()) {
+                resp.headers_mut().insert(header::ETAG, v);
             }
+            return Ok(resp);
         }
-        let v = schema::project(
-            kind.schema(),
-            &r.doc,
-            p.attributes.as_deref(),
-            p.excluded_attributes.as_deref(),
-        )?;
-        Ok(resource_response(StatusCode::OK, &r, &v, false))
+        projected(StatusCode::OK, &r, q.as_deref(), false).map_err(|e| e.0)
     })
     .await
 }
 
-async fn get_user(
+async fn create(
     State(s): State<AppState>,
     d: Directory,
-    Path(id): Path<String>,
+    t: Target,
     RawQuery(q): RawQuery,
-    headers: HeaderMap,
+    body: Bytes,
 ) -> Answer {
-    get_one(s, d, Kind::User, id, q, headers).await
-}
-
-async fn get_group(
-    State(s): State<AppState>,
-    d: Directory,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> Answer {
-    get_one(s, d, Kind::Group, id, q, headers).await
-}
-
-async fn create(s: AppState, d: Directory, kind: Kind, q: Option<String>, body: Bytes) -> Answer {
     counted(&s, &d, async {
         let body = parse_body(&body)?;
         let r = s
             .core
-            .scim_create(&d.tenant, kind, &body, &d.token_id)
+            .scim_create(&d.tenant, t.kind, &body, &d.token_id)
             .await?;
-        let p = query_params(q.as_deref());
-        let v = schema::project(
-            kind.schema(),
-            &r.doc,
-            p.attributes.as_deref(),
-            p.excluded_attributes.as_deref(),
-        )?;
-        Ok(resource_response(StatusCode::CREATED, &r, &v, true))
+        projected(StatusCode::CREATED, &r, q.as_deref(), true).map_err(|e| e.0)
     })
     .await
-}
-
-async fn create_user(
-    State(s): State<AppState>,
-    d: Directory,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Answer {
-    create(s, d, Kind::User, q, body).await
-}
-
-async fn create_group(
-    State(s): State<AppState>,
-    d: Directory,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Answer {
-    create(s, d, Kind::Group, q, body).await
 }
 
 #[derive(Clone, Copy)]
@@ -534,115 +507,66 @@ enum Write {
     Patch,
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn update(
     s: AppState,
     d: Directory,
-    kind: Kind,
+    t: Target,
     how: Write,
-    id: String,
     q: Option<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Answer {
     counted(&s, &d, async {
         let body = parse_body(&body)?;
-        let im = if_match(&headers);
+        let (tenant, im, token) = (&d.tenant, if_match(&headers), &d.token_id);
         let r = match how {
             Write::Put => {
                 s.core
-                    .scim_replace(&d.tenant, kind, &id, &body, im.as_deref(), &d.token_id)
+                    .scim_replace(tenant, t.kind, &t.id, &body, im.as_deref(), token)
                     .await?
             }
             Write::Patch => {
                 s.core
-                    .scim_patch(&d.tenant, kind, &id, &body, im.as_deref(), &d.token_id)
+                    .scim_patch(tenant, t.kind, &t.id, &body, im.as_deref(), token)
                     .await?
             }
         };
-        let p = query_params(q.as_deref());
-        let v = schema::project(
-            kind.schema(),
-            &r.doc,
-            p.attributes.as_deref(),
-            p.excluded_attributes.as_deref(),
-        )?;
-        Ok(resource_response(StatusCode::OK, &r, &v, false))
+        projected(StatusCode::OK, &r, q.as_deref(), false).map_err(|e| e.0)
     })
     .await
 }
 
-async fn put_user(
+async fn put(
     State(s): State<AppState>,
     d: Directory,
-    Path(id): Path<String>,
+    t: Target,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Answer {
-    update(s, d, Kind::User, Write::Put, id, q, headers, body).await
+    update(s, d, t, Write::Put, q, headers, body).await
 }
 
-async fn patch_user(
+async fn patch(
     State(s): State<AppState>,
     d: Directory,
-    Path(id): Path<String>,
+    t: Target,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Answer {
-    update(s, d, Kind::User, Write::Patch, id, q, headers, body).await
+    update(s, d, t, Write::Patch, q, headers, body).await
 }
 
-async fn put_group(
-    State(s): State<AppState>,
-    d: Directory,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Answer {
-    update(s, d, Kind::Group, Write::Put, id, q, headers, body).await
-}
-
-async fn patch_group(
-    State(s): State<AppState>,
-    d: Directory,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Answer {
-    update(s, d, Kind::Group, Write::Patch, id, q, headers, body).await
-}
-
-async fn delete(s: AppState, d: Directory, kind: Kind, id: String, headers: HeaderMap) -> Answer {
+async fn delete(State(s): State<AppState>, d: Directory, t: Target, headers: HeaderMap) -> Answer {
     counted(&s, &d, async {
         let im = if_match(&headers);
         s.core
-            .scim_delete(&d.tenant, kind, &id, im.as_deref(), &d.token_id)
+            .scim_delete(&d.tenant, t.kind, &t.id, im.as_deref(), &d.token_id)
             .await?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await
-}
-
-async fn delete_user(
-    State(s): State<AppState>,
-    d: Directory,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Answer {
-    delete(s, d, Kind::User, id, headers).await
-}
-
-async fn delete_group(
-    State(s): State<AppState>,
-    d: Directory,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Answer {
-    delete(s, d, Kind::Group, id, headers).await
 }
 
 async fn bulk_request(State(s): State<AppState>, d: Directory, body: Bytes) -> Answer {

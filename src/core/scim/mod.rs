@@ -100,6 +100,7 @@ pub struct ListParams {
 /// A resource as answered: the document (with `meta`) and its version for the ETag.
 #[derive(Debug, Clone)]
 pub struct Resource {
+    pub kind: Kind,
     pub doc: Value,
     pub version: i64,
 }
@@ -453,6 +454,7 @@ impl Core {
             "location": format!("{base}/{}/{}", kind.endpoint(), row.id),
         });
         Ok(Resource {
+            kind,
             doc,
             version: row.version,
         })
