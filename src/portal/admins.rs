@@ -104,7 +104,13 @@ fn filter_of(q: &HashMap<String, String>) -> AdminFilter {
     }
 }
 
-fn select(id: &str, name: &str, label: &str, options: &[(&str, &str)], chosen: &str) -> String {
+pub(super) fn select(
+    id: &str,
+    name: &str,
+    label: &str,
+    options: &[(&str, &str)],
+    chosen: &str,
+) -> String {
     let mut opts = String::new();
     for (value, text) in options {
         opts.push_str(&format!(
@@ -330,7 +336,7 @@ fn add_form(
 }
 
 /// The grants a form asks for: one per network select, and the tag lines.
-fn grants_of(f: &HashMap<String, String>) -> Result<Vec<Grant>, Error> {
+pub(super) fn grants_of(f: &HashMap<String, String>) -> Result<Vec<Grant>, Error> {
     let mut out = Vec::new();
     let mut keys: Vec<&String> = f.keys().filter(|k| k.starts_with("grant.")).collect();
     keys.sort();

@@ -64,6 +64,7 @@ pub fn customer_org(core: &Core, name: &str, display_name: &str) -> Org {
 pub enum Nav {
     Customers,
     Admins,
+    Delegations,
 }
 
 fn switcher(orgs: &[Org]) -> String {
@@ -121,6 +122,11 @@ pub fn page(
         links.push_str(&link(Nav::Customers, "/portal/customers", "Customers"));
     }
     links.push_str(&link(Nav::Admins, "/portal/admins", "Administrators"));
+    links.push_str(&link(
+        Nav::Delegations,
+        "/portal/delegations",
+        "Delegations",
+    ));
     links.push_str("<li><a href=\"/account\">Your account</a></li>");
     let header = format!(
         "<header class=\"top\">{switcher}\

@@ -14,6 +14,7 @@
 
 mod admins;
 mod customers;
+mod delegations;
 mod layout;
 
 use crate::app::AppState;
@@ -45,6 +46,22 @@ pub fn routes() -> Router<AppState> {
             get(customers::confirm_delete).post(customers::delete),
         )
         .route("/portal/admins", get(admins::list).post(admins::create))
+        .route(
+            "/portal/delegations",
+            get(delegations::list).post(delegations::create),
+        )
+        .route(
+            "/portal/delegations/approve",
+            axum::routing::post(delegations::approve),
+        )
+        .route(
+            "/portal/delegations/revoke",
+            axum::routing::post(delegations::revoke),
+        )
+        .route(
+            "/portal/delegations/settings",
+            axum::routing::post(delegations::settings),
+        )
         .route("/static/portal.css", get(layout::stylesheet))
 }
 

@@ -6,6 +6,7 @@
 //! `portal/admins.rs`.
 
 mod admins;
+mod delegations;
 
 use crate::support::{test_app, TestApp};
 use axum::body::Body;
