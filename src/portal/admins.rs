@@ -279,38 +279,7 @@ fn add_form(
         ],
         typed.get("org_access").map_or("none", String::as_str),
     );
-    let mut grants = String::new();
-    for (i, n) in networks.iter().enumerate() {
-        let mut options: Vec<(String, String)> = vec![(String::new(), "No grant".into())];
-        options.extend(ACCESSES.iter().map(|a| (a.to_string(), a.to_string())));
-        options.extend(n.port_privileges.iter().map(|p| {
-            (
-                format!("port:{}", p.name),
-                format!("port privilege {}", p.name),
-            )
-        }));
-        let key = format!("grant.{}", n.id);
-        let chosen = typed.get(&key).map(String::as_str).unwrap_or_default();
-        let opts: Vec<(&str, &str)> = options
-            .iter()
-            .map(|(a, b)| (a.as_str(), b.as_str()))
-            .collect();
-        let tags = if n.tags.is_empty() {
-            String::new()
-        } else {
-            format!(" (tags: {})", n.tags.join(", "))
-        };
-        grants.push_str(&select(
-            &format!("grant-{i}"),
-            &key,
-            &format!("{}{tags}", n.name),
-            &opts,
-            chosen,
-        ));
-    }
-    if networks.is_empty() {
-        grants.push_str("<p class=\"hint\">You see no network here.</p>");
-    }
+    let grants = network_grants(networks, typed, "grant", true);
     format!(
         "<section aria-labelledby=\"add-admin-h\"><h2 id=\"add-admin-h\">Add admin to {org}</h2>{error}\
          <form method=\"post\" action=\"/portal/admins\">\
@@ -333,6 +302,49 @@ fn add_form(
         name = v("name"),
         tag_grants = v("tag_grants"),
     )
+}
+/// One select per visible network (no grant, each access level, each port privilege),
+/// named `grant.{network id}` as [`grants_of`] reads them, with ids `{id_prefix}-{i}`;
+/// the networks' tags in the label when `with_tags`.
+pub(super) fn network_grants(
+    networks: &[NetworkResource],
+    typed: &HashMap<String, String>,
+    id_prefix: &str,
+    with_tags: bool,
+) -> String {
+    let mut grants = String::new();
+    for (i, n) in networks.iter().enumerate() {
+        let mut options: Vec<(String, String)> = vec![(String::new(), "No grant".into())];
+        options.extend(ACCESSES.iter().map(|a| (a.to_string(), a.to_string())));
+        options.extend(n.port_privileges.iter().map(|p| {
+            (
+                format!("port:{}", p.name),
+                format!("port privilege {}", p.name),
+            )
+        }));
+        let key = format!("grant.{}", n.id);
+        let chosen = typed.get(&key).map(String::as_str).unwrap_or_default();
+        let opts: Vec<(&str, &str)> = options
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        let tags = if !with_tags || n.tags.is_empty() {
+            String::new()
+        } else {
+            format!(" (tags: {})", n.tags.join(", "))
+        };
+        grants.push_str(&select(
+            &format!("{id_prefix}-{i}"),
+            &key,
+            &format!("{}{tags}", n.name),
+            &opts,
+            chosen,
+        ));
+    }
+    if networks.is_empty() {
+        grants.push_str("<p class=\"hint\">You see no network here.</p>");
+    }
+    grants
 }
 
 /// The grants a form asks for: one per network select, and the tag lines.

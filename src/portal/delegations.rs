@@ -7,7 +7,7 @@
 //! `api_approve_delegation`, `api_revoke_delegation`, `api_update_settings`), so every rule
 //! and audit entry applies; a refusal is shown next to the form that caused it.
 
-use super::admins::{grants_of, select};
+use super::admins::{grants_of, network_grants, select};
 use super::layout::{self, notice, Nav, Org};
 use super::{caller, describe, field, form, post_caller, query, Ctx, Refusal};
 use crate::app::AppState;
@@ -27,14 +27,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-
-const ACCESSES: &[&str] = &[
-    "monitor-only",
-    "read-only",
-    "full",
-    "guest-ambassador",
-    "installer",
-];
 
 /// Which form a refusal belongs to.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -375,33 +367,7 @@ fn create_form(
         ],
         typed.get("org_access").map_or("", String::as_str),
     );
-    let mut grants = String::new();
-    for (i, n) in networks.iter().enumerate() {
-        let mut options: Vec<(String, String)> = vec![(String::new(), "No grant".into())];
-        options.extend(ACCESSES.iter().map(|a| (a.to_string(), a.to_string())));
-        options.extend(n.port_privileges.iter().map(|p| {
-            (
-                format!("port:{}", p.name),
-                format!("port privilege {}", p.name),
-            )
-        }));
-        let key = format!("grant.{}", n.id);
-        let chosen = typed.get(&key).map(String::as_str).unwrap_or_default();
-        let opts: Vec<(&str, &str)> = options
-            .iter()
-            .map(|(a, b)| (a.as_str(), b.as_str()))
-            .collect();
-        grants.push_str(&select(
-            &format!("delegation-grant-{i}"),
-            &key,
-            &n.name,
-            &opts,
-            chosen,
-        ));
-    }
-    if networks.is_empty() {
-        grants.push_str("<p class=\"hint\">You see no network here.</p>");
-    }
+    let grants = network_grants(networks, typed, "delegation-grant", false);
     format!(
         "<section aria-labelledby=\"create-delegation-h\"><h2 id=\"create-delegation-h\">Delegate a technician to {org}</h2>{err}\
          <form method=\"post\" action=\"/portal/delegations\">\
