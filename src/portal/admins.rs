@@ -34,7 +34,7 @@ const ACCESSES: &[&str] = &[
 /// The organization a request names and what the caller holds there: `org` must be this
 /// host's tenant, or on an MSP host one of its customers (`resolve_org`), and the caller
 /// must hold something there (`org_call`); anything else is "not found".
-async fn org_of(core: &Core, ctx: &Ctx, name: Option<&str>) -> Result<OrgCall, Refusal> {
+pub(super) async fn org_of(core: &Core, ctx: &Ctx, name: Option<&str>) -> Result<OrgCall, Refusal> {
     let org = core
         .resolve_org(&ctx.host, name.unwrap_or(&ctx.host.name))
         .await?;
@@ -53,7 +53,7 @@ async fn org_of(core: &Core, ctx: &Ctx, name: Option<&str>) -> Result<OrgCall, R
 
 /// Whether the caller could add any admin here (org full, or full on some network): the
 /// form is hidden otherwise; core decides either way.
-fn may_add(call: &OrgCall) -> bool {
+pub(super) fn may_add(call: &OrgCall) -> bool {
     call.is_org_full()
         || call
             .eff
@@ -79,7 +79,8 @@ pub async fn list(
     };
     let news = field(&q, "added")
         .filter(|e| e.len() <= 254 && e.contains('@'))
-        .map(|e| format!("Added {e}; an enrolment link was sent by e-mail."));
+        .map(|e| format!("Added {e}; an enrolment link was sent by e-mail."))
+        .or_else(|| super::admin_actions::news_of(&q).map(str::to_string));
     render(
         &s.core,
         &ctx,
@@ -88,6 +89,7 @@ pub async fn list(
         StatusCode::OK,
         news.as_deref(),
         &HashMap::new(),
+        None,
         None,
     )
     .await
@@ -139,8 +141,9 @@ fn marks(a: &AdminResource) -> String {
     out.join(" ")
 }
 
+/// The page; `error` belongs to the add form, `row_error` to a row's action.
 #[allow(clippy::too_many_arguments)]
-async fn render(
+pub(super) async fn render(
     core: &Core,
     ctx: &Ctx,
     call: &OrgCall,
@@ -149,6 +152,7 @@ async fn render(
     news: Option<&str>,
     typed: &HashMap<String, String>,
     error: Option<&str>,
+    row_error: Option<&str>,
 ) -> Response {
     let orgs = layout::organizations(core, ctx).await.unwrap_or_else(|_| {
         vec![Org {
@@ -198,6 +202,7 @@ async fn render(
             filter.status.as_deref().unwrap_or_default()
         ),
     );
+    let manages = may_add(call);
     let table = match core.list_org_admins(call, &filter).await {
         Ok(items) => {
             let mut rows = String::new();
@@ -211,9 +216,17 @@ async fn render(
                 } else {
                     format!(" ({})", esc(&a.effective.org_roles.join(", ")))
                 };
+                let actions = if manages {
+                    format!(
+                        "<td>{}</td>",
+                        super::admin_actions::row_actions(ctx, call, a)
+                    )
+                } else {
+                    String::new()
+                };
                 rows.push_str(&format!(
                     "<tr><th scope=\"row\">{email}</th><td>{name}</td><td>{marks}</td>\
-                     <td>{access}{roles}</td><td class=\"num\">{nets}</td><td>{state}</td></tr>",
+                     <td>{access}{roles}</td><td class=\"num\">{nets}</td><td>{state}</td>{actions}</tr>",
                     email = esc(&a.email),
                     name = esc(a.name.as_deref().unwrap_or("")),
                     marks = marks(a),
@@ -223,15 +236,22 @@ async fn render(
                 ));
             }
             if items.is_empty() {
-                rows.push_str("<tr><td colspan=\"6\">No administrators match.</td></tr>");
+                rows.push_str(&format!(
+                    "<tr><td colspan=\"{}\">No administrators match.</td></tr>",
+                    if manages { 7 } else { 6 }
+                ));
             }
             format!(
-                "<div class=\"table-wrap\"><table><caption>Administrators of {org} ({n})</caption>\
+                "{row_error}<div class=\"table-wrap\"><table><caption>Administrators of {org} ({n})</caption>\
                  <thead><tr><th scope=\"col\">E-mail</th><th scope=\"col\">Name</th><th scope=\"col\">Kind</th>\
-                 <th scope=\"col\">Org access</th><th scope=\"col\" class=\"num\">Networks</th><th scope=\"col\">Status</th></tr></thead>\
+                 <th scope=\"col\">Org access</th><th scope=\"col\" class=\"num\">Networks</th><th scope=\"col\">Status</th>{actions}</tr></thead>\
                  <tbody>{rows}</tbody></table></div>",
+                row_error = row_error
+                    .map(|e| format!("<p id=\"row-error\" class=\"error\" role=\"alert\">error: {}</p>", esc(e)))
+                    .unwrap_or_default(),
                 org = esc(&call.org.display_name),
                 n = items.len(),
+                actions = if manages { "<th scope=\"col\">Actions</th>" } else { "" },
             )
         }
         Err(e) => notice(true, &describe(&e).1),
@@ -443,6 +463,7 @@ pub async fn create(
                 None,
                 &typed,
                 Some(&message),
+                None,
             )
             .await
         }

@@ -65,6 +65,14 @@ pub enum Nav {
     Customers,
     Admins,
     Delegations,
+    Privileges,
+    Networks,
+    Mappings,
+    Scim,
+    Clients,
+    Saml,
+    Keys,
+    Audit,
 }
 
 fn switcher(orgs: &[Org]) -> String {
@@ -127,6 +135,18 @@ pub fn page(
         "/portal/delegations",
         "Delegations",
     ));
+    for (target, href, text) in [
+        (Nav::Privileges, "/portal/privileges", "Privileges"),
+        (Nav::Networks, "/portal/networks", "Networks"),
+        (Nav::Mappings, "/portal/role-mappings", "Role mappings"),
+        (Nav::Scim, "/portal/scim-tokens", "SCIM tokens"),
+        (Nav::Clients, "/portal/clients", "OIDC apps"),
+        (Nav::Saml, "/portal/saml-sps", "SAML apps"),
+        (Nav::Keys, "/portal/keys", "Signing keys"),
+        (Nav::Audit, "/portal/audit", "Audit log"),
+    ] {
+        links.push_str(&link(target, href, text));
+    }
     links.push_str("<li><a href=\"/account\">Your account</a></li>");
     let header = format!(
         "<header class=\"top\">{switcher}\
@@ -258,6 +278,11 @@ button{padding:.4rem .9rem;border:1px solid #0b57d0;border-radius:4px;background
 button.danger{background:#8c1d18;border-color:#8c1d18}
 .hint{color:#444;font-size:.9rem}
 .pager{display:flex;gap:1rem;align-items:center;margin:.75rem 0}
+.inline{display:inline-block;margin:0 .3rem .3rem 0}
+.table-wrap+form,.table-wrap+p{margin-top:.75rem}
+.secret{font-family:ui-monospace,monospace;word-break:break-all;background:#f3f6fc;border:1px solid #747775;padding:.4rem .6rem}
+ul.why{margin:0;padding-left:1.1rem}
+pre{white-space:pre-wrap;word-break:break-all;margin:0;font-size:.85rem}
 .tag{display:inline-block;padding:0 .4rem;border-radius:3px;border:1px solid #747775;font-size:.85rem}
 @media (max-width:600px){
  .top{padding:.5rem}

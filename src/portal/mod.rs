@@ -12,10 +12,20 @@
 //! stylesheet, every POST needs an exact `Origin` and the session's CSRF token (the same
 //! keyed hash as `/account`, so the sign-out form works). Must not import store.
 
+mod admin_actions;
 mod admins;
+mod audit;
+mod clients;
 mod customers;
 mod delegations;
+mod keys;
+mod kit;
 mod layout;
+mod mappings;
+mod networks;
+mod privileges;
+mod saml;
+mod scim;
 
 use crate::app::AppState;
 use crate::core::privileges::Principal;
@@ -27,7 +37,7 @@ use crate::tenancy::{Tenant, TenantKind};
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -47,6 +57,13 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/portal/admins", get(admins::list).post(admins::create))
         .route(
+            "/portal/admins/edit",
+            get(admin_actions::edit_page).post(admin_actions::edit),
+        )
+        .route("/portal/admins/remove", post(admin_actions::remove))
+        .route("/portal/admins/unlock", post(admin_actions::unlock))
+        .route("/portal/admins/resend", post(admin_actions::resend))
+        .route(
             "/portal/delegations",
             get(delegations::list).post(delegations::create),
         )
@@ -62,6 +79,28 @@ pub fn routes() -> Router<AppState> {
             "/portal/delegations/settings",
             axum::routing::post(delegations::settings),
         )
+        .route("/portal/privileges", get(privileges::page))
+        .route(
+            "/portal/networks",
+            get(networks::list).post(networks::create),
+        )
+        .route("/portal/networks/update", post(networks::update))
+        .route("/portal/networks/delete", post(networks::delete))
+        .route("/portal/networks/ports", post(networks::add_port))
+        .route("/portal/networks/ports/delete", post(networks::delete_port))
+        .route(
+            "/portal/role-mappings",
+            get(mappings::list).post(mappings::create),
+        )
+        .route("/portal/role-mappings/delete", post(mappings::delete))
+        .route("/portal/scim-tokens", get(scim::list).post(scim::create))
+        .route("/portal/scim-tokens/revoke", post(scim::revoke))
+        .route("/portal/clients", get(clients::list).post(clients::create))
+        .route("/portal/clients/delete", post(clients::delete))
+        .route("/portal/saml-sps", get(saml::list).post(saml::create))
+        .route("/portal/saml-sps/delete", post(saml::delete))
+        .route("/portal/keys", get(keys::list).post(keys::rotate))
+        .route("/portal/audit", get(audit::list))
         .route("/static/portal.css", get(layout::stylesheet))
 }
 

@@ -5,8 +5,14 @@
 //! no inline script, a label for every control, landmarks). The administrators page is in
 //! `portal/admins.rs`.
 
+mod admin_actions;
 mod admins;
+mod audit;
 mod delegations;
+mod integrations;
+mod mappings;
+mod networks;
+mod privileges;
 
 use crate::support::{test_app, TestApp};
 use axum::body::Body;
