@@ -10,10 +10,10 @@
 //! client's own signing rate (the software authenticator signs in this process, on the
 //! same cores as the server).
 //!
-//! The soft passkey keeps no resident keys and returns no user handle, so the client plays
-//! the browser's part of a discoverable credential exactly as tests/it/passkeys.rs does:
-//! it lists the credential it holds in `allowCredentials` and adds the user handle the
-//! authenticator would have stored. Nothing the server verifies is changed.
+//! The clients are lean software authenticators (benches/support/authenticator.rs: "none"
+//! attestation, ES256 assertions with OpenSSL, the user handle returned like a resident
+//! key), so the load generator's own cost stays small on the 2 shared cores. Nothing the
+//! server verifies is changed.
 //!
 //! Environment: DURATION (seconds per phase, default 10), CONNS (concurrent clients, one
 //! admin and passkey each, default 16). Every failed login is counted and printed by
@@ -32,11 +32,10 @@ use tenantry::core::audit::Actor;
 use tenantry::core::tenants::NewTenant;
 use tenantry::core::Core;
 use tenantry::store::Store;
-use webauthn_authenticator_rs::prelude::{
-    CreationChallengeResponse, RequestChallengeResponse, Url,
-};
-use webauthn_authenticator_rs::softpasskey::SoftPasskey;
-use webauthn_authenticator_rs::AuthenticatorBackend;
+
+#[path = "support/authenticator.rs"]
+mod authenticator;
+use authenticator::Device;
 
 const MSP: &str = "acme";
 const CUSTOMER: &str = "globex";
@@ -54,70 +53,6 @@ fn env_number(name: &str, default: f64) -> f64 {
             .filter(|n| n.is_finite() && *n > 0.0)
             .unwrap_or_else(|| panic!("{name} must be a positive number, not '{v}'")),
         _ => default,
-    }
-}
-
-/// A software passkey with the credentials it registered: (credential id, user handle).
-struct Device {
-    pk: SoftPasskey,
-    creds: Vec<(String, String)>,
-}
-
-impl Device {
-    fn new() -> Self {
-        Device {
-            pk: SoftPasskey::new(true),
-            creds: vec![],
-        }
-    }
-
-    fn register(&mut self, origin: &Url, options: &Value) -> Value {
-        let mut options = options.clone();
-        options["publicKey"]["authenticatorSelection"]["requireResidentKey"] = json!(false);
-        let handle = options["publicKey"]["user"]["id"]
-            .as_str()
-            .expect("registration options carry a user id")
-            .to_string();
-        let ccr: CreationChallengeResponse =
-            serde_json::from_value(options).expect("registration options parse");
-        let cred = AuthenticatorBackend::perform_register(
-            &mut self.pk,
-            origin.clone(),
-            ccr.public_key,
-            60_000,
-        )
-        .expect("soft passkey registers");
-        let cred = serde_json::to_value(&cred).expect("credential json");
-        self.creds.push((
-            cred["id"].as_str().expect("credential id").to_string(),
-            handle,
-        ));
-        cred
-    }
-
-    /// Answer a usernameless request the way a browser with a resident key would.
-    fn assert(&mut self, origin: &Url, options: &Value) -> Result<Value, String> {
-        let mut options = options.clone();
-        options["publicKey"]["allowCredentials"] = self
-            .creds
-            .iter()
-            .map(|(id, _)| json!({"type": "public-key", "id": id}))
-            .collect();
-        let rcr: RequestChallengeResponse =
-            serde_json::from_value(options).map_err(|e| format!("login options: {e}"))?;
-        let cred = AuthenticatorBackend::perform_auth(
-            &mut self.pk,
-            origin.clone(),
-            rcr.public_key,
-            60_000,
-        )
-        .map_err(|e| format!("soft passkey refused to sign: {e:?}"))?;
-        let mut cred = serde_json::to_value(&cred).map_err(|e| e.to_string())?;
-        let id = cred["id"].as_str().unwrap_or_default().to_string();
-        if let Some((_, handle)) = self.creds.iter().find(|(c, _)| *c == id) {
-            cred["response"]["userHandle"] = json!(handle);
-        }
-        Ok(cred)
     }
 }
 
@@ -348,7 +283,7 @@ async fn post(
 
 /// Enrol one device through the real endpoints, then check that it can sign in.
 async fn enrol(client: &reqwest::Client, server: &Server, path: &str) -> Device {
-    let origin = Url::parse(&server.origin).expect("origin url");
+    let origin = server.origin.clone();
     let base = server.origin.as_str();
     let mut dev = Device::new();
     let start = post(
@@ -423,7 +358,6 @@ async fn login_loop(
     origin: String,
     deadline: Instant,
 ) -> Tally {
-    let url = Url::parse(&origin).expect("origin url");
     let mut t = Tally::default();
     while Instant::now() < deadline {
         let t0 = Instant::now();
@@ -439,7 +373,7 @@ async fn login_loop(
             }
         };
         let s0 = Instant::now();
-        let cred = dev.assert(&url, &start.body["options"]);
+        let cred = dev.assert(&origin, &start.body["options"]);
         t.signing += s0.elapsed();
         let cred = match cred {
             Ok(c) => c,
@@ -573,7 +507,6 @@ fn main() {
 
     // Baseline: the client's own signing, one thread, on real login options.
     let mut signer = devices.pop().expect("a spare device");
-    let origin_url = Url::parse(&server.origin).expect("origin url");
     let options = client_rt.block_on(async {
         let client = http_client(server.addr);
         let r = post(
@@ -593,7 +526,7 @@ fn main() {
     let mut signed = 0u64;
     while s0.elapsed() < sign_for {
         signer
-            .assert(&origin_url, &options)
+            .assert(&server.origin, &options)
             .expect("signing baseline");
         signed += 1;
     }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The real-browser test of passkey sign-in (issue 5): Debian's chromium driven by
+# The real-browser tests of passkey sign-in (issue 5) and the portal (issue 8, portal.mjs):
+# Debian's chromium driven by
 # playwright-core with Chromium's virtual WebAuthn authenticator enrols a new admin from the
 # link in the outbox, signs out, signs in with the passkey and completes OIDC authorization
 # code flows for a demo client (tests/browser/passkey.mjs). Installs chromium and the npm
@@ -105,6 +106,16 @@ redirect_uri=http://127.0.0.1:$cb_port/cb
 client_id=$(json_field client_id <"$tmp/client.json")
 client_secret=$(json_field client_secret <"$tmp/client.json")
 enrol_url_cli=$(json_field enrolment_url <"$tmp/admin.json")
+# For the portal test: the customer's owner (org full) and a network admin (full on Alpha,
+# read-only on Beta).
+"$bin" admin add --tenant "$tenant" --email owner@globex.example --name "Globex Owner" --org-access full \
+  >"$tmp/owner.json" 2>>"$tmp/cli.log"
+"$bin" network create --tenant "$tenant" --tag branch Alpha >"$tmp/alpha.json" 2>>"$tmp/cli.log"
+"$bin" network create --tenant "$tenant" Beta >"$tmp/beta.json" 2>>"$tmp/cli.log"
+alpha_id=$(json_field id <"$tmp/alpha.json")
+beta_id=$(json_field id <"$tmp/beta.json")
+"$bin" admin add --tenant "$tenant" --email net@globex.example --name "Network Admin" \
+  --grant "network:$alpha_id=full" --grant "network:$beta_id=read-only" >"$tmp/net.json" 2>>"$tmp/cli.log"
 
 "$bin" serve >"$tmp/server.log" 2>&1 &
 server_pid=$!
@@ -140,11 +151,16 @@ REDIRECT_URI=$redirect_uri \
 CHROMIUM=$chromium \
   node tests/browser/passkey.mjs
 
-# The portal (issue 8): the MSP boss enrols, adds a customer from a template, adds an
-# admin, deletes a customer and switches into one; screenshots at 1280x800 and 390 px.
+# The portal (issue 8): passkey sign-in, a customer from a template, admins and the error
+# for granting beyond one's own access, a delegation approved and revoked by the customer,
+# deleting a customer, switching in (`act`); every page checked with axe-core and
+# screenshotted at 1280x800 and 390x844 (tests/browser/portal.mjs).
 MSP_URL=http://$msp.localhost:$port \
 OUTBOX_DIR=$TENANTRY_DATA_DIR/outbox \
 MSP_ADMIN_EMAIL=boss@acme.example \
 TEMPLATE=$tenant \
+OWNER_EMAIL=owner@globex.example \
+NETADMIN_EMAIL=net@globex.example \
+BETA_ID=$beta_id \
 CHROMIUM=$chromium \
   node tests/browser/portal.mjs

@@ -6,7 +6,8 @@ set -euo pipefail
 # libxml2, xmlsec1 and libclang: samael (SAML) signs and verifies XML with xmlsec.
 packages=(build-essential pkg-config libssl-dev ca-certificates libxml2-dev libxmlsec1-dev libclang-dev)
 if [ "${1:-}" = "--test" ]; then
-  packages+=(postgresql)
+  # xmlsec1: the binary pysaml2 (scripts/pysaml2-test.sh) signs and verifies with.
+  packages+=(postgresql xmlsec1)
 fi
 
 missing=()

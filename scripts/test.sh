@@ -20,6 +20,9 @@ bash scripts/browser-test.sh
 echo "== scim2-tester against a running server" >&2
 bash scripts/scim-tester.sh
 
+echo "== pysaml2 as a SAML service provider" >&2
+bash scripts/pysaml2-test.sh
+
 echo "== tests on PostgreSQL" >&2
 read -r pgdir pgurl < <(bash scripts/pg-test-server.sh)
 trap 'bash scripts/pg-test-server.sh stop "$pgdir"' EXIT

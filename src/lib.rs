@@ -27,6 +27,7 @@ pub mod clock;
 pub mod config;
 pub mod core;
 pub mod error;
+pub mod federation;
 pub mod http;
 pub mod ids;
 pub mod jws;

@@ -7,6 +7,7 @@ mod apikeys;
 mod certs;
 mod clients;
 mod demo;
+mod federation;
 mod keys;
 mod networks;
 mod saml;
@@ -121,6 +122,9 @@ pub enum Command {
     /// SAML service providers of a tenant.
     #[command(subcommand, name = "saml-sp")]
     SamlSp(saml::SamlSpCommand),
+    /// Upstream identity providers of a tenant (inbound federation).
+    #[command(subcommand)]
+    Federation(federation::FederationCommand),
     /// Token-signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -231,6 +235,7 @@ async fn run(command: Command, config: Config) -> Result<(), Error> {
         Command::Client(cmd) => clients::run(&open(&config).await?, cmd).await,
         Command::ScimToken(cmd) => scim::run(&open(&config).await?, cmd).await,
         Command::SamlSp(cmd) => saml::run(&open(&config).await?, cmd).await,
+        Command::Federation(cmd) => federation::run(&open(&config).await?, cmd).await,
         Command::Keys(cmd) => keys::run(&open(&config).await?, cmd).await,
         Command::Audit(cmd) => apikeys::run_audit(&open(&config).await?, cmd).await,
         Command::Certs(cmd) => {

@@ -1,5 +1,5 @@
 //! `tenantry saml-sp ...`: register a tenant's SAML service providers from their metadata
-//! XML, list and remove them.
+//! XML (a file, or a URL fetched once), list and remove them.
 
 use super::print_json;
 use crate::core::audit::Actor;
@@ -11,12 +11,22 @@ use std::path::PathBuf;
 
 #[derive(Debug, Subcommand)]
 pub enum SamlSpCommand {
-    /// Register a service provider from its metadata file (an md:EntityDescriptor).
+    /// Register a service provider from its metadata (an md:EntityDescriptor): a file, or
+    /// an https URL fetched once.
     Add {
         #[arg(long)]
         tenant: String,
+        #[arg(
+            long,
+            conflicts_with = "metadata_url",
+            required_unless_present = "metadata_url"
+        )]
+        metadata: Option<PathBuf>,
         #[arg(long)]
-        metadata: PathBuf,
+        metadata_url: Option<String>,
+        /// Tests only: let the metadata URL be http and name a private or loopback address.
+        #[arg(long)]
+        allow_insecure_fetch: bool,
     },
     /// List a tenant's service providers.
     List {
@@ -34,16 +44,31 @@ pub enum SamlSpCommand {
 
 pub async fn run(core: &Core, cmd: SamlSpCommand) -> Result<()> {
     match cmd {
-        SamlSpCommand::Add { tenant, metadata } => {
+        SamlSpCommand::Add {
+            tenant,
+            metadata,
+            metadata_url,
+            allow_insecure_fetch,
+        } => {
             let t = core.find_tenant(&tenant).await?;
-            let xml = std::fs::read_to_string(&metadata).map_err(|e| {
-                Error::invalid(
-                    "metadata",
-                    format!("cannot read {}: {e}", metadata.display()),
-                )
-            })?;
-            let new =
-                crate::saml::parse_sp_metadata(&xml).map_err(|m| Error::invalid("metadata", m))?;
+            let new = match (metadata, metadata_url) {
+                (Some(file), _) => {
+                    let xml = std::fs::read_to_string(&file).map_err(|e| {
+                        Error::invalid("metadata", format!("cannot read {}: {e}", file.display()))
+                    })?;
+                    crate::saml::parse_sp_metadata(&xml)
+                        .map_err(|m| Error::invalid("metadata", m))?
+                }
+                (None, Some(url)) => crate::saml::fetch_sp_metadata(&url, allow_insecure_fetch)
+                    .await
+                    .map_err(|m| Error::invalid("metadata_url", m))?,
+                (None, None) => {
+                    return Err(Error::invalid(
+                        "metadata",
+                        "give --metadata or --metadata-url",
+                    ))
+                }
+            };
             let sp = core.register_saml_sp(&t, new, &Actor::cli(), None).await?;
             print_json(&json!(sp));
         }

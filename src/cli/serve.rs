@@ -21,12 +21,17 @@ pub struct ServeArgs {
     pub tls_cert: PathBuf,
     #[arg(long, value_name = "FILE", default_value = "certs/tls-key.pem")]
     pub tls_key: PathBuf,
+    /// Tests only: let discovery and metadata URLs be http and name private or loopback
+    /// addresses (decisions.md "SAML and federation").
+    #[arg(long)]
+    pub allow_insecure_fetch: bool,
 }
 
 /// A bound listener and the public URL that goes with it.
 pub struct Bound {
     listener: std::net::TcpListener,
     pub public_url: PublicUrl,
+    allow_insecure_fetch: bool,
 }
 
 /// Bind first, so that a port-0 listen gives the public URL its real port.
@@ -53,12 +58,15 @@ pub fn bind(config: &Config, args: &ServeArgs) -> Result<Bound> {
     Ok(Bound {
         listener,
         public_url,
+        allow_insecure_fetch: args.allow_insecure_fetch,
     })
 }
 
 pub async fn open_core(config: &Config, bound: &Bound) -> Result<Core> {
     let clock: SharedClock = Arc::new(SystemClock);
-    app::open(config, bound.public_url.clone(), clock).await
+    Ok(app::open(config, bound.public_url.clone(), clock)
+        .await?
+        .with_insecure_fetch(bound.allow_insecure_fetch))
 }
 
 pub async fn run_bound(core: Core, bound: Bound, args: &ServeArgs) -> Result<()> {

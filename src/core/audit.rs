@@ -83,7 +83,11 @@ pub async fn append(
     now: i64,
     request_id: Option<&str>,
 ) -> Result<i64> {
-    let (seq, prev_hash) = rows::advance_head(conn, tenant).await?;
+    let rows::Head {
+        seq,
+        prev_hash,
+        last_checkpoint_at,
+    } = rows::advance_head(conn, tenant).await?;
     let mut entry = rows::EntryRow {
         seq,
         at: now,
@@ -100,9 +104,9 @@ pub async fn append(
     };
     entry.hash = hash_entry(&prev_hash, &entry);
     rows::insert_entry(conn, tenant, &entry).await?;
-    let due = match rows::last_checkpoint(conn, tenant).await? {
+    let due = match last_checkpoint_at {
         _ if seq % CHECKPOINT_EVERY == 0 => true,
-        Some((_, at)) => now - at >= CHECKPOINT_SECONDS,
+        Some(at) => now - at >= CHECKPOINT_SECONDS,
         None => false,
     };
     if due {

@@ -6,11 +6,14 @@
 
 pub mod admins;
 pub mod apikeys;
+pub mod apps;
 pub mod audit;
 pub mod clients;
 pub mod customers;
 pub mod delegations;
 pub mod exchange;
+pub mod federation;
+pub mod federation_login;
 pub mod insight;
 pub mod keys;
 pub mod mail;
@@ -51,6 +54,9 @@ pub struct Core {
     pub token_cache: Arc<tokens::VerifiedTokens>,
     /// Outgoing e-mail (enrolment links); see [`Core::with_mailer`].
     pub mail: Arc<mail::Mailer>,
+    /// `serve --allow-insecure-fetch` (tests only, decisions.md): discovery and metadata
+    /// URLs may be http and name private or loopback addresses.
+    pub allow_insecure_fetch: bool,
 }
 
 impl Core {
@@ -70,7 +76,14 @@ impl Core {
             key_cache: Arc::new(signing::KeyCache::default()),
             token_cache: Arc::new(tokens::VerifiedTokens::default()),
             mail: Arc::new(mail::Mailer::disabled()),
+            allow_insecure_fetch: false,
         }
+    }
+
+    /// Allow http and private addresses for discovery and metadata fetches (tests only).
+    pub fn with_insecure_fetch(mut self, allow: bool) -> Self {
+        self.allow_insecure_fetch = allow;
+        self
     }
 
     /// Use this mailer (`app::open` sets the configured outbox or SMTP one).

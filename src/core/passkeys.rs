@@ -18,6 +18,7 @@ use crate::store::{self, passkeys as rows, users as user_rows};
 use crate::tenancy::Tenant;
 use serde::Serialize;
 use serde_json::json;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// WebAuthn ceremony state lives 5 minutes (security.md "Lifetimes").
 pub const CEREMONY_SECONDS: i64 = 300;
@@ -27,6 +28,9 @@ pub const CLIENT_FAILURE_LIMIT: i64 = 20;
 pub const CLIENT_FAILURE_WINDOW: i64 = 15 * 60;
 /// Must equal the purpose core::admins hashes enrolment links under.
 const ENROLMENT_PURPOSE: &str = "enrolment";
+/// Every this many ceremony starts (in this process), expired ceremonies are swept.
+const SWEEP_EVERY: u64 = 64;
+static SWEEP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CeremonyKind {
@@ -72,6 +76,8 @@ pub struct LoginCandidate {
     pub passkey: String,
     /// Locked out (or disabled): refuse before verifying.
     pub locked: bool,
+    /// Failed sign-ins are on record: a success clears them.
+    pub has_failures: bool,
 }
 
 /// What a verified assertion changed.
@@ -166,7 +172,12 @@ impl Core {
             expires_at: now + CEREMONY_SECONDS,
             created_at: now,
         };
-        let mut conn = self.store.conn().await?;
+        let mut conn = self.store.write().await?;
+        // Expired ceremonies are refused anyway; sweeping them now and then (not on every
+        // start) keeps the table small without a second write per sign-in.
+        if SWEEP_COUNTER.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == 0 {
+            rows::sweep_ceremonies(&mut conn, &tenant.id, now).await?;
+        }
         rows::insert_ceremony(&mut conn, &tenant.id, &row).await?;
         Ok(row.id)
     }
@@ -183,7 +194,7 @@ impl Core {
         if id.len() > 100 {
             return Ok(None);
         }
-        let mut conn = self.store.conn().await?;
+        let mut conn = self.store.write().await?;
         let Some(row) = rows::take_ceremony(&mut conn, &tenant.id, id, kind.as_str()).await? else {
             return Ok(None);
         };
@@ -279,18 +290,16 @@ impl Core {
             return Ok(None);
         }
         let mut conn = self.store.conn().await?;
-        let Some(p) = rows::by_credential(&mut conn, &tenant.id, credential_id).await? else {
-            return Ok(None);
-        };
-        let Some(u) = user_rows::user_by_id(&mut conn, &tenant.id, &p.user_id).await? else {
+        let Some(c) = rows::login_candidate(&mut conn, &tenant.id, credential_id).await? else {
             return Ok(None);
         };
         let now = self.clock.now();
         Ok(Some(LoginCandidate {
-            passkey_id: p.id,
-            user_id: p.user_id,
-            passkey: p.passkey,
-            locked: u.status != "active" || u.locked_until.is_some_and(|t| t > now),
+            passkey_id: c.id,
+            user_id: c.user_id,
+            passkey: c.passkey,
+            locked: c.status != "active" || c.locked_until.is_some_and(|t| t > now),
+            has_failures: c.has_failures != 0,
         }))
     }
 
@@ -304,6 +313,7 @@ impl Core {
         request_id: Option<&str>,
     ) -> Result<(Session, String)> {
         let now = self.clock.now();
+        let lifetimes = self.session_lifetimes(tenant).await?;
         let mut tx = self.store.begin().await?;
         let recorded = rows::record_use(
             &mut tx,
@@ -327,7 +337,9 @@ impl Core {
             .await?;
             return Err(regression());
         }
-        rows::reset_failures(&mut tx, &tenant.id, &candidate.user_id).await?;
+        if candidate.has_failures {
+            rows::reset_failures(&mut tx, &tenant.id, &candidate.user_id).await?;
+        }
         audit::append(
             &self.keys,
             &mut tx,
@@ -343,9 +355,20 @@ impl Core {
             request_id,
         )
         .await?;
+        // The session commits with the counter and the audit entry: one commit per sign-in.
+        let session = self
+            .insert_session(
+                &mut tx,
+                tenant,
+                &candidate.user_id,
+                &["webauthn"],
+                None,
+                None,
+                lifetimes,
+            )
+            .await?;
         tx.commit().await.map_err(store::db)?;
-        self.create_session(tenant, &candidate.user_id, &["webauthn"], None)
-            .await
+        Ok(session)
     }
 
     /// An assertion that named one of `user`'s credentials failed: count it (locking at

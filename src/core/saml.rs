@@ -57,6 +57,16 @@ pub struct AcsEndpoint {
     pub is_default: bool,
 }
 
+/// A SingleLogoutService of an SP: where its LogoutResponses go (`response_location`,
+/// else `location`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SloEndpoint {
+    pub binding: String,
+    pub location: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_location: Option<String>,
+}
+
 /// What SP metadata says, as the adapter parsed it.
 #[derive(Debug, Clone)]
 pub struct NewSamlSp {
@@ -67,6 +77,9 @@ pub struct NewSamlSp {
     pub encryption_certs: Vec<String>,
     pub want_requests_signed: bool,
     pub metadata: String,
+    pub slo: Vec<SloEndpoint>,
+    /// The https URL the metadata was fetched from, when it was.
+    pub metadata_url: Option<String>,
 }
 
 /// A registered service provider.
@@ -78,6 +91,9 @@ pub struct SamlSp {
     pub signing_certs: Vec<String>,
     pub encryption_certs: Vec<String>,
     pub want_requests_signed: bool,
+    pub slo: Vec<SloEndpoint>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata_url: Option<String>,
     pub created_at: String,
 }
 
@@ -99,6 +115,8 @@ fn to_sp(r: rows::SpRow) -> SamlSp {
         signing_certs: serde_json::from_str(&r.signing_certs).unwrap_or_default(),
         encryption_certs: serde_json::from_str(&r.encryption_certs).unwrap_or_default(),
         want_requests_signed: r.want_requests_signed != 0,
+        slo: serde_json::from_str(&r.slo).unwrap_or_default(),
+        metadata_url: r.metadata_url,
         created_at: rfc3339(r.created_at),
     }
 }
@@ -228,6 +246,8 @@ impl Core {
             want_requests_signed: store::flag(new.want_requests_signed),
             metadata: new.metadata,
             created_at: now,
+            slo: serde_json::to_string(&new.slo).unwrap_or_else(|_| "[]".into()),
+            metadata_url: new.metadata_url,
         };
         let sp = to_sp(row.clone());
         let mut tx = self.store.begin().await?;
@@ -244,7 +264,9 @@ impl Core {
                 action: "saml_sp.create",
                 target: format!("saml_sp:{}", sp.id),
                 before: None,
-                after: Some(json!({"entity_id": sp.entity_id, "acs": sp.acs})),
+                after: Some(
+                    json!({"entity_id": sp.entity_id, "acs": sp.acs, "metadata_url": sp.metadata_url}),
+                ),
             },
             now,
             request_id,
@@ -400,6 +422,53 @@ impl Core {
     pub async fn delete_saml_pending(&self, tenant: &Tenant, id: &str) -> Result<()> {
         let mut conn = self.store.conn().await?;
         session_rows::delete_request(&mut conn, &tenant.id, id).await
+    }
+
+    /// Single logout (saml-profiles-2.0-os §4.4) of the user `name_id`: ends the sessions
+    /// named by the request's SessionIndexes and the browser's own session
+    /// (`cookie_session`) when they are that user's. With no SessionIndex and `everywhere`
+    /// (a signed request), every session of that user in this tenant. Sessions of other
+    /// users are never touched. Returns how many sessions were ended by id.
+    pub async fn saml_logout(
+        &self,
+        tenant: &Tenant,
+        name_id: &str,
+        session_indexes: &[String],
+        cookie_session: Option<&Session>,
+        everywhere: bool,
+    ) -> Result<usize> {
+        let mut ids: Vec<String> = Vec::new();
+        for ix in session_indexes {
+            if let Some(s) = self.session_by_id(tenant, ix).await? {
+                if s.user_id == name_id && !ids.contains(&s.id) {
+                    ids.push(s.id);
+                }
+            }
+        }
+        if let Some(s) = cookie_session.filter(|s| s.user_id == name_id) {
+            if !ids.contains(&s.id) {
+                ids.push(s.id.clone());
+            }
+        }
+        let mut ended = 0;
+        for id in &ids {
+            match self.end_session(tenant, id).await {
+                Ok(()) => ended += 1,
+                Err(Error::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if everywhere && session_indexes.is_empty() {
+            let now = self.clock.now();
+            let mut tx = self.store.begin().await?;
+            if !tenant_rows::bump_version(&mut tx, &tenant.id).await? {
+                return Err(Error::NotFound);
+            }
+            super::sessions::end_user(&mut tx, &tenant.id, name_id, now).await?;
+            tx.commit().await.map_err(store::db)?;
+            self.tenants.invalidate();
+        }
+        Ok(ended)
     }
 
     /// Whom an assertion names and what it says about them: the NameID is the OIDC `sub`;

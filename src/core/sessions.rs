@@ -91,11 +91,38 @@ impl Core {
         act: Option<Value>,
         cap: Option<i64>,
     ) -> Result<(Session, String)> {
-        let now = self.clock.now();
+        let lifetimes = self.session_lifetimes(tenant).await?;
+        let mut conn = self.store.write().await?;
+        self.insert_session(&mut conn, tenant, user_id, amr, act, cap, lifetimes)
+            .await
+    }
+
+    /// The tenant's session lifetimes (idle, absolute) in seconds, read before a write
+    /// so that the write holds the database's writer as briefly as possible.
+    pub(crate) async fn session_lifetimes(&self, tenant: &Tenant) -> Result<(i64, i64)> {
         let mut conn = self.store.conn().await?;
         let (_, settings) = super::settings::load(&mut conn, tenant).await?;
-        let idle = i64::from(settings.login.session_idle_minutes) * 60;
-        let absolute = i64::from(settings.login.session_absolute_hours) * 3600;
+        Ok((
+            i64::from(settings.login.session_idle_minutes) * 60,
+            i64::from(settings.login.session_absolute_hours) * 3600,
+        ))
+    }
+
+    /// [`Self::create_session_until`] on a given connection or transaction (a sign-in
+    /// that commits its session with the rest of its writes), with the lifetimes of
+    /// [`Self::session_lifetimes`].
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn insert_session(
+        &self,
+        conn: &mut crate::store::Conn,
+        tenant: &Tenant,
+        user_id: &str,
+        amr: &[&str],
+        act: Option<Value>,
+        cap: Option<i64>,
+        (idle, absolute): (i64, i64),
+    ) -> Result<(Session, String)> {
+        let now = self.clock.now();
         let secret = credential(SESSION_PREFIX);
         let row = rows::SessionRow {
             id: crate::ids::SessionId::generate().to_string(),
@@ -108,7 +135,7 @@ impl Core {
             expires_at: (now + absolute).min(cap.unwrap_or(i64::MAX)),
         };
         rows::insert(
-            &mut conn,
+            conn,
             &tenant.id,
             &row,
             &self.keys.hash_credential(PURPOSE, &secret),

@@ -187,6 +187,17 @@ impl Core {
         })
     }
 
+    /// `POST /orgs/{org}/keys/rotate` and the portal's keys page: org full access (403
+    /// `org_full_required`), then `rotate_keys`.
+    pub async fn api_rotate_keys(
+        &self,
+        call: &super::manage::OrgCall,
+        immediate: bool,
+    ) -> Result<Vec<String>> {
+        call.require_org_full("rotate signing keys")?;
+        self.rotate_keys(&call.org, immediate).await
+    }
+
     /// `tenantry keys rotate`: a new key per algorithm, published now; with `immediate`
     /// it signs at once (the old key stays published until its tokens expire).
     pub async fn rotate_keys(&self, tenant: &Tenant, immediate: bool) -> Result<Vec<String>> {

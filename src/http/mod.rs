@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::oidc::routes())
         .merge(crate::webauthn::routes())
         .merge(crate::saml::routes())
+        .merge(crate::federation::routes())
         .merge(crate::portal::routes())
         .merge(crate::scim::routes::routes())
         .fallback(not_found)

@@ -76,7 +76,7 @@ pub(super) fn row_actions(ctx: &Ctx, call: &OrgCall, a: &AdminResource) -> Strin
             &format!("{LIST}/resend"),
             &id,
             "Resend enrolment",
-            &format!("Resend the enrolment link to {}", a.email),
+            &format!("Resend enrolment to {}", a.email),
             false,
         ));
     }

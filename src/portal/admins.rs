@@ -242,7 +242,7 @@ pub(super) async fn render(
                 ));
             }
             format!(
-                "{row_error}<div class=\"table-wrap\"><table><caption>Administrators of {org} ({n})</caption>\
+                "{row_error}<div class=\"table-wrap\" tabindex=\"0\"><table><caption>Administrators of {org} ({n})</caption>\
                  <thead><tr><th scope=\"col\">E-mail</th><th scope=\"col\">Name</th><th scope=\"col\">Kind</th>\
                  <th scope=\"col\">Org access</th><th scope=\"col\" class=\"num\">Networks</th><th scope=\"col\">Status</th>{actions}</tr></thead>\
                  <tbody>{rows}</tbody></table></div>",

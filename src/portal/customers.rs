@@ -304,7 +304,7 @@ async fn render(
     };
     let body = format!(
         "<h1>Customers of {msp}</h1>{news}{filter}\
-         <div class=\"table-wrap\"><table><caption>Customers, sorted by {sorted}</caption>\
+         <div class=\"table-wrap\" tabindex=\"0\"><table><caption>Customers, sorted by {sorted}</caption>\
          <thead><tr>{head}</tr></thead><tbody>{body_rows}</tbody></table></div>{pager}{add_section}",
         msp = esc(&ctx.host.display_name),
         news = news.map(|n| notice(false, n)).unwrap_or_default(),

@@ -231,7 +231,7 @@ async fn render(
                     rows.push_str("<tr><td colspan=\"4\">No MSP user has access.</td></tr>");
                 }
                 format!(
-                    "<div class=\"table-wrap\"><table><caption>MSP users with access</caption>\
+                    "<div class=\"table-wrap\" tabindex=\"0\"><table><caption>MSP users with access</caption>\
                      <thead><tr><th scope=\"col\">E-mail</th><th scope=\"col\">MSP</th>\
                      <th scope=\"col\">Why</th><th scope=\"col\">Org access</th></tr></thead>\
                      <tbody>{rows}</tbody></table></div>"
@@ -309,7 +309,7 @@ async fn render(
                 rows.push_str("<tr><td colspan=\"7\">No delegations.</td></tr>");
             }
             format!(
-                "<div class=\"table-wrap\"><table><caption>Delegations of {org} ({n})</caption>\
+                "<div class=\"table-wrap\" tabindex=\"0\"><table><caption>Delegations of {org} ({n})</caption>\
                  <thead><tr><th scope=\"col\">MSP user</th><th scope=\"col\">Customer</th>\
                  <th scope=\"col\">Org access</th><th scope=\"col\">State</th><th scope=\"col\">Expires</th>\
                  <th scope=\"col\">Approved by</th><th scope=\"col\">Actions</th></tr></thead>\

@@ -129,7 +129,7 @@ async fn render(
     layout::page(ctx, &orgs, status, Nav::Keys, "Signing keys", &body)
 }
 
-/// POST `/portal/keys`: org full, then `rotate_keys`.
+/// POST `/portal/keys`: `api_rotate_keys` (org full, then `rotate_keys`), as the API.
 pub async fn rotate(
     State(s): State<AppState>,
     CurrentTenant(t): CurrentTenant,
@@ -142,13 +142,10 @@ pub async fn rotate(
         Ok(c) => c,
         Err(resp) => return resp,
     };
-    let result = async {
-        call.require_org_full("rotate signing keys")?;
-        s.core
-            .rotate_keys(&call.org, field(&f, "immediate").is_some())
-            .await
-    }
-    .await;
+    let result = s
+        .core
+        .api_rotate_keys(&call, field(&f, "immediate").is_some())
+        .await;
     match result {
         Ok(_) => back(PATH, &call, &[("done", "rotated")]),
         Err(e) => {

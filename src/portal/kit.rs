@@ -158,7 +158,7 @@ pub(crate) fn table(caption: &str, cols: &[&str], rows: &str, empty: &str) -> St
         rows.to_string()
     };
     format!(
-        "<div class=\"table-wrap\"><table><caption>{}</caption><thead><tr>{head}</tr></thead>\
+        "<div class=\"table-wrap\" tabindex=\"0\"><table><caption>{}</caption><thead><tr>{head}</tr></thead>\
          <tbody>{body}</tbody></table></div>",
         esc(caption)
     )

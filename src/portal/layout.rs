@@ -73,6 +73,7 @@ pub enum Nav {
     Saml,
     Keys,
     Audit,
+    Staff,
 }
 
 fn switcher(orgs: &[Org]) -> String {
@@ -128,6 +129,7 @@ pub fn page(
     let mut links = String::new();
     if ctx.on_own_msp() {
         links.push_str(&link(Nav::Customers, "/portal/customers", "Customers"));
+        links.push_str(&link(Nav::Staff, "/portal/staff", "Staff"));
     }
     links.push_str(&link(Nav::Admins, "/portal/admins", "Administrators"));
     links.push_str(&link(

@@ -26,6 +26,7 @@ mod networks;
 mod privileges;
 mod saml;
 mod scim;
+mod staff;
 
 use crate::app::AppState;
 use crate::core::privileges::Principal;
@@ -101,6 +102,8 @@ pub fn routes() -> Router<AppState> {
         .route("/portal/saml-sps/delete", post(saml::delete))
         .route("/portal/keys", get(keys::list).post(keys::rotate))
         .route("/portal/audit", get(audit::list))
+        .route("/portal/staff", get(staff::list).post(staff::create))
+        .route("/portal/staff/update", post(staff::update))
         .route("/static/portal.css", get(layout::stylesheet))
 }
 

@@ -1,7 +1,7 @@
 //! `/portal/scim-tokens[?org=]`: the organization's SCIM bearer tokens (product.md
 //! "Directory and federation"): listed, created (the token is shown once, in the answer
 //! to the POST, with the SCIM base URL) and revoked through the same core calls as
-//! `/api/v1/orgs/{org}/scim-tokens` (`OrgCall::require_org_full`, `create_scim_token`,
+//! `/api/v1/orgs/{org}/scim-tokens` (`api_list_scim_tokens`, `OrgCall::require_org_full`, `create_scim_token`,
 //! `revoke_scim_token`), each audited with the caller as actor.
 
 use super::kit::{back, button, error_at, hidden, org_chooser, org_of, orgs_of, post_call, table};
@@ -10,7 +10,6 @@ use super::{caller, describe, field, form, query, Ctx};
 use crate::app::AppState;
 use crate::core::manage::OrgCall;
 use crate::core::Core;
-use crate::error::Error;
 use crate::http::escape_html as esc;
 use crate::http::middleware::{CurrentTenant, RequestId};
 use axum::body::Bytes;
@@ -20,19 +19,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 
 const PATH: &str = "/portal/scim-tokens";
-
-/// The read rule of `GET /api/v1/orgs/{org}/scim-tokens` (src/http/api/scim_tokens.rs
-/// `require_reader`, which has no core twin yet): org read-only access or more.
-fn require_reader(call: &OrgCall) -> Result<(), Error> {
-    if call.can("org", "org.view") {
-        Ok(())
-    } else {
-        Err(Error::forbidden(
-            "org_read_required",
-            "SCIM tokens need org read-only access",
-        ))
-    }
-}
 
 pub async fn list(
     State(s): State<AppState>,
@@ -71,41 +57,38 @@ async fn render(
 ) -> Response {
     let orgs = orgs_of(core, ctx).await;
     let full = call.is_org_full();
-    let listing = match require_reader(call) {
-        Ok(()) => match core.list_scim_tokens(&call.org).await {
-            Ok(items) => {
-                let mut rows = String::new();
-                for tok in &items {
-                    let revoke = if full {
-                        button(
-                            ctx,
-                            call,
-                            &format!("{PATH}/revoke"),
-                            &[("id", &tok.id)],
-                            "Revoke",
-                            &format!("Revoke token {}", tok.name),
-                            true,
-                        )
-                    } else {
-                        String::new()
-                    };
-                    rows.push_str(&format!(
+    let listing = match core.api_list_scim_tokens(call).await {
+        Ok(items) => {
+            let mut rows = String::new();
+            for tok in &items {
+                let revoke = if full {
+                    button(
+                        ctx,
+                        call,
+                        &format!("{PATH}/revoke"),
+                        &[("id", &tok.id)],
+                        "Revoke",
+                        &format!("Revoke token {}", tok.name),
+                        true,
+                    )
+                } else {
+                    String::new()
+                };
+                rows.push_str(&format!(
                         "<tr><th scope=\"row\">{name}</th><td><code>{id}</code></td><td>{created}</td><td>{used}</td><td>{revoke}</td></tr>",
                         name = esc(&tok.name),
                         id = esc(&tok.id),
                         created = esc(&tok.created_at),
                         used = esc(tok.last_used_at.as_deref().unwrap_or("never")),
                     ));
-                }
-                table(
-                    &format!("SCIM tokens of {} ({})", call.org.display_name, items.len()),
-                    &["Name", "Id", "Created", "Last used", "Actions"],
-                    &rows,
-                    "No SCIM tokens.",
-                )
             }
-            Err(e) => notice(true, &describe(&e).1),
-        },
+            table(
+                &format!("SCIM tokens of {} ({})", call.org.display_name, items.len()),
+                &["Name", "Id", "Created", "Last used", "Actions"],
+                &rows,
+                "No SCIM tokens.",
+            )
+        }
         Err(e) => notice(true, &describe(&e).1),
     };
     let create = if full {

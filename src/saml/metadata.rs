@@ -2,7 +2,7 @@
 //! `/saml/metadata`, and parsing an SP's metadata into our own `NewSamlSp`.
 
 use super::xml::{check_plain, esc, root_name};
-use crate::core::saml::{AcsEndpoint, NewSamlSp, BINDING_POST, BINDING_REDIRECT};
+use crate::core::saml::{AcsEndpoint, NewSamlSp, SloEndpoint, BINDING_POST, BINDING_REDIRECT};
 use base64::Engine;
 use samael::metadata::EntityDescriptor;
 use std::str::FromStr;
@@ -88,6 +88,23 @@ pub fn parse_sp_metadata(xml: &str) -> Result<NewSamlSp, String> {
     if acs.is_empty() {
         return Err("the metadata has no AssertionConsumerService".into());
     }
+    let mut slo = Vec::new();
+    for e in sp.single_logout_services.iter().flatten() {
+        if e.binding != BINDING_POST && e.binding != BINDING_REDIRECT {
+            continue;
+        }
+        for loc in std::iter::once(&e.location).chain(e.response_location.as_ref()) {
+            match url::Url::parse(loc) {
+                Ok(u) if u.scheme() == "https" || u.scheme() == "http" => {}
+                _ => return Err(format!("SingleLogoutService {loc} is not an http(s) URL")),
+            }
+        }
+        slo.push(SloEndpoint {
+            binding: e.binding.clone(),
+            location: e.location.clone(),
+            response_location: e.response_location.clone(),
+        });
+    }
     let mut signing = Vec::new();
     let mut encryption = Vec::new();
     for kd in sp.key_descriptors.iter().flatten() {
@@ -99,13 +116,12 @@ pub fn parse_sp_metadata(xml: &str) -> Result<NewSamlSp, String> {
             .unwrap_or_default();
         for c in certs {
             let c = clean_cert(&c).ok_or("a certificate in the metadata is unreadable")?;
+            // A key without `use` verifies signatures; assertions are encrypted only for
+            // a key the SP marked `use="encryption"`, so that an SP gets encrypted
+            // assertions only when it asked for them.
             match kd.key_use.as_deref() {
-                Some("signing") => signing.push(c),
                 Some("encryption") => encryption.push(c),
-                _ => {
-                    signing.push(c.clone());
-                    encryption.push(c);
-                }
+                _ => signing.push(c),
             }
         }
     }
@@ -116,5 +132,7 @@ pub fn parse_sp_metadata(xml: &str) -> Result<NewSamlSp, String> {
         encryption_certs: encryption,
         want_requests_signed: sp.authn_requests_signed.unwrap_or(false),
         metadata: xml.to_string(),
+        slo,
+        metadata_url: None,
     })
 }

@@ -1,21 +1,28 @@
 //! The SAML 2.0 identity provider of each tenant (product.md "Directory and federation",
 //! issue 7): `/saml/metadata`, SSO at `/saml/sso` over HTTP-Redirect and HTTP-POST
 //! (saml-bindings-2.0-os §3.4, §3.5), responses posted to the SP's ACS by an
-//! auto-submitting form. samael and xmlsec types stay in this module; core sees our own
-//! types. Must not import store.
+//! auto-submitting form; single logout at `/saml/slo`; IdP-initiated SSO from the user's
+//! app list (`/account/apps/saml/{id}`, launch.rs). samael and xmlsec types stay in this module; core sees
+//! our own types. Must not import store.
 //!
 //! Cross-site POSTs to `/saml/sso` arrive without the `SameSite=Lax` session cookie, so a
 //! validated request is stored server-side and the browser is sent on by a GET (which
 //! carries the cookie) to `/saml/sso?pending=ID`, or to `/login?pending=ID` when nobody is
 //! signed in; the passkey login resumes it there.
 
+mod encrypt;
+mod launch;
 mod metadata;
+mod metadata_url;
 mod request;
 mod response;
+mod slo;
 mod sso;
 pub mod xml;
 
+pub use launch::launch;
 pub use metadata::parse_sp_metadata;
+pub use metadata_url::fetch_sp_metadata;
 
 use crate::app::AppState;
 use crate::http::escape_html;
@@ -30,7 +37,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/saml/metadata", get(metadata_doc))
         .route("/saml/sso", get(sso::get).post(sso::post))
-        .route("/saml/slo", get(sso::slo).post(sso::slo))
+        .route("/saml/slo", get(slo::get).post(slo::post))
         .route("/saml/autosubmit.js", get(script))
 }
 

@@ -12,18 +12,18 @@ use crate::tenancy::Tenant;
 use base64::Engine;
 use samael::crypto::{CertificateDer, Crypto, CryptoProvider};
 use samael::schema::AuthnRequest;
-use samael::signature::{DigestAlgorithm, SignatureAlgorithm};
+use samael::signature::{DigestAlgorithm, Signature, SignatureAlgorithm};
 use std::collections::HashMap;
 use std::io::Read;
 use std::str::FromStr;
 
 const MAX_ENCODED: usize = 256 * 1024;
-const MAX_XML: usize = 128 * 1024;
+pub(super) const MAX_XML: usize = 128 * 1024;
 /// Accepted clock skew for IssueInstant in the future; requests older than this many
 /// seconds are refused (the replay window is longer).
 const FUTURE_SKEW: i64 = 180;
 const MAX_AGE: i64 = 600;
-const PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
+pub(super) const PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 const ECDSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256";
 
@@ -31,7 +31,7 @@ const ECDSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
 #[derive(Debug)]
 pub struct Refusal(pub String);
 
-fn refuse<T>(m: impl Into<String>) -> Result<T, Refusal> {
+pub(super) fn refuse<T>(m: impl Into<String>) -> Result<T, Refusal> {
     Err(Refusal(m.into()))
 }
 
@@ -44,7 +44,7 @@ struct QuerySignature {
 
 /// A decoded request, not yet validated.
 pub struct Incoming {
-    xml: String,
+    pub(super) xml: String,
     pub relay_state: Option<String>,
     query_signature: Option<QuerySignature>,
     redirect: bool,
@@ -180,8 +180,8 @@ fn verify_query_signature(sig: &QuerySignature, certs: &[Vec<u8>]) -> bool {
 
 /// An embedded signature must be the request's own (its one Reference names the root
 /// ID), use RSA- or ECDSA-SHA256 with SHA-256 digests, and verify with an SP certificate.
-fn verify_embedded(xml: &str, req: &AuthnRequest, certs: &[Vec<u8>]) -> bool {
-    let Some(sig) = &req.signature else {
+fn verify_embedded(xml: &str, id: &str, sig: Option<&Signature>, certs: &[Vec<u8>]) -> bool {
+    let Some(sig) = sig else {
         return false;
     };
     let info = &sig.signed_info;
@@ -194,7 +194,7 @@ fn verify_embedded(xml: &str, req: &AuthnRequest, certs: &[Vec<u8>]) -> bool {
     let [reference] = info.reference.as_slice() else {
         return false;
     };
-    if reference.uri.as_deref() != Some(&format!("#{}", req.id))
+    if reference.uri.as_deref() != Some(&format!("#{id}"))
         || !matches!(reference.digest_method.algorithm, DigestAlgorithm::Sha256)
     {
         return false;
@@ -257,31 +257,75 @@ pub async fn validate(core: &Core, tenant: &Tenant, inc: Incoming) -> Result<Val
     if req.id.is_empty() || req.id.len() > 256 {
         return refuse("the request ID is missing or too long");
     }
-    let issuer = req
-        .issuer
-        .as_ref()
-        .and_then(|i| i.value.as_deref())
-        .map(str::trim)
-        .unwrap_or_default();
+    let sp = known_sp(
+        core,
+        tenant,
+        req.issuer.as_ref().and_then(|i| i.value.as_deref()),
+    )
+    .await?;
+    check_destination(core, tenant, req.destination.as_deref(), "sso", "SSO")?;
+    check_signature(&inc, &req.id, req.signature.as_ref(), &sp)?;
+    let acs_url = pick_acs(&sp, &req)?;
+    check_instant(core, req.issue_instant.timestamp())?;
+    remember(core, tenant, &sp.id, &req.id).await?;
+    Ok(Valid {
+        request_id: req.id.clone(),
+        sp_id: sp.id,
+        sp_entity_id: sp.entity_id,
+        acs_url,
+        relay_state: inc.relay_state.filter(|r| r.len() <= 1024),
+    })
+}
+
+/// The SP registered in THIS tenant under the message's Issuer.
+pub(super) async fn known_sp(
+    core: &Core,
+    tenant: &Tenant,
+    issuer: Option<&str>,
+) -> Result<SamlSp, Refusal> {
+    let issuer = issuer.map(str::trim).unwrap_or_default();
     if issuer.is_empty() {
         return refuse("the request names no issuer");
     }
-    let sp = match core.saml_sp_by_entity(tenant, issuer).await {
-        Ok(Some(sp)) => sp,
+    match core.saml_sp_by_entity(tenant, issuer).await {
+        Ok(Some(sp)) => Ok(sp),
         Ok(None) => {
-            return refuse(
-                "unknown service provider: the issuer is not registered with this organization",
-            )
+            refuse("unknown service provider: the issuer is not registered with this organization")
         }
         Err(e) => {
             tracing::error!(error = %e, "SAML SP lookup");
-            return refuse("the request could not be checked; try again");
+            refuse("the request could not be checked; try again")
         }
-    };
-    let sso_url = format!("{}/saml/sso", core.issuer(&tenant.name));
-    if req.destination.as_deref() != Some(sso_url.as_str()) {
-        return refuse("the request's Destination is not this organization's SSO URL");
     }
+}
+
+/// Destination must be this tenant's endpoint `/saml/{path}` (a message addressed to
+/// another tenant, or anywhere else, is refused).
+pub(super) fn check_destination(
+    core: &Core,
+    tenant: &Tenant,
+    destination: Option<&str>,
+    path: &str,
+    what: &str,
+) -> Result<(), Refusal> {
+    let url = format!("{}/saml/{path}", core.issuer(&tenant.name));
+    if destination != Some(url.as_str()) {
+        return refuse(format!(
+            "the request's Destination is not this organization's {what} URL"
+        ));
+    }
+    Ok(())
+}
+
+/// A signature, if present, must verify with the SP's certificates (query signature over
+/// HTTP-Redirect, embedded over HTTP-POST); one is required when the SP's metadata says
+/// its requests are signed. Returns whether the request was signed.
+pub(super) fn check_signature(
+    inc: &Incoming,
+    id: &str,
+    embedded: Option<&Signature>,
+    sp: &SamlSp,
+) -> Result<bool, Refusal> {
     let certs: Vec<Vec<u8>> = sp
         .signing_certs
         .iter()
@@ -294,8 +338,8 @@ pub async fn validate(core: &Core, tenant: &Tenant, inc: Incoming) -> Result<Val
             }
             true
         }
-        _ if req.signature.is_some() => {
-            if !verify_embedded(&inc.xml, &req, &certs) {
+        _ if embedded.is_some() => {
+            if !verify_embedded(&inc.xml, id, embedded, &certs) {
                 return refuse("the request's signature does not verify");
             }
             true
@@ -305,25 +349,31 @@ pub async fn validate(core: &Core, tenant: &Tenant, inc: Incoming) -> Result<Val
     if sp.want_requests_signed && !signed {
         return refuse("this service provider's requests must be signed");
     }
-    let acs_url = pick_acs(&sp, &req)?;
+    Ok(signed)
+}
+
+/// IssueInstant within the accepted window.
+pub(super) fn check_instant(core: &Core, issued: i64) -> Result<(), Refusal> {
     let now = core.clock.now();
-    let issued = req.issue_instant.timestamp();
     if issued > now + FUTURE_SKEW || issued < now - MAX_AGE {
         return refuse("the request's IssueInstant is too old or in the future");
     }
-    match core.remember_saml_request(tenant, &sp.id, &req.id).await {
-        Ok(true) => {}
-        Ok(false) => return refuse("this request was already used (replayed request ID)"),
+    Ok(())
+}
+
+/// Record the request's ID: a second use is a replay.
+pub(super) async fn remember(
+    core: &Core,
+    tenant: &Tenant,
+    sp: &str,
+    id: &str,
+) -> Result<(), Refusal> {
+    match core.remember_saml_request(tenant, sp, id).await {
+        Ok(true) => Ok(()),
+        Ok(false) => refuse("this request was already used (replayed request ID)"),
         Err(e) => {
             tracing::error!(error = %e, "SAML request id");
-            return refuse("the request could not be checked; try again");
+            refuse("the request could not be checked; try again")
         }
     }
-    Ok(Valid {
-        request_id: req.id.clone(),
-        sp_id: sp.id,
-        sp_entity_id: sp.entity_id,
-        acs_url,
-        relay_state: inc.relay_state.filter(|r| r.len() <= 1024),
-    })
 }

@@ -17,8 +17,12 @@ pub struct Context<'a> {
     pub issuer: &'a str,
     pub audience: &'a str,
     pub acs_url: &'a str,
-    pub in_response_to: &'a str,
+    /// None for an unsolicited (IdP-initiated) response.
+    pub in_response_to: Option<&'a str>,
     pub now: i64,
+    /// The SP's encryption certificate (DER): the signed Assertion is then sent as an
+    /// EncryptedAssertion.
+    pub encrypt_for: Option<&'a [u8]>,
 }
 
 fn new_id() -> String {
@@ -72,7 +76,7 @@ xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" ID=\"{id}\" Version=\"2.
 <saml:Issuer>{issuer}</saml:Issuer>{signature}\
 <saml:Subject><saml:NameID Format=\"{persistent}\" NameQualifier=\"{issuer}\" SPNameQualifier=\"{audience}\">{name_id}</saml:NameID>\
 <saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\">\
-<saml:SubjectConfirmationData InResponseTo=\"{irt}\" NotOnOrAfter=\"{until}\" Recipient=\"{acs}\"/>\
+<saml:SubjectConfirmationData{irt} NotOnOrAfter=\"{until}\" Recipient=\"{acs}\"/>\
 </saml:SubjectConfirmation></saml:Subject>\
 <saml:Conditions NotBefore=\"{not_before}\" NotOnOrAfter=\"{until}\"><saml:AudienceRestriction>\
 <saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions>\
@@ -85,13 +89,19 @@ xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" ID=\"{id}\" Version=\"2.
         persistent = super::metadata::NAMEID_PERSISTENT,
         audience = esc(ctx.audience),
         name_id = esc(&subject.name_id),
-        irt = esc(ctx.in_response_to),
+        irt = in_response_to(ctx.in_response_to),
         acs = esc(ctx.acs_url),
         authn = instant(subject.auth_time),
         session = esc(&subject.session_index),
         session_until = instant(subject.session_expires_at),
         attributes = attributes(subject),
     )
+}
+
+/// ` InResponseTo="..."`, or nothing for an unsolicited response.
+fn in_response_to(id: Option<&str>) -> String {
+    id.map(|i| format!(" InResponseTo=\"{}\"", esc(i)))
+        .unwrap_or_default()
 }
 
 /// Drop the XML declaration libxml2 writes in front of a serialized document.
@@ -115,19 +125,69 @@ pub fn signed_response(
     let assertion = assertion_xml(ctx, subject, &assertion_id, &cert_b64);
     let signed_assertion =
         Crypto::sign_xml(&assertion, key_der).map_err(|e| format!("signing the assertion: {e}"))?;
+    let signed_assertion = without_declaration(&signed_assertion);
+    let assertion = match ctx.encrypt_for {
+        Some(cert) => super::encrypt::encrypt_assertion(signed_assertion, cert)?,
+        None => signed_assertion.to_string(),
+    };
     let response_id = new_id();
     let response = format!(
         "<samlp:Response xmlns:samlp=\"{NS_PROTOCOL}\" xmlns:saml=\"{NS_ASSERTION}\" ID=\"{response_id}\" \
-Version=\"2.0\" IssueInstant=\"{now}\" Destination=\"{acs}\" InResponseTo=\"{irt}\">\
+Version=\"2.0\" IssueInstant=\"{now}\" Destination=\"{acs}\"{irt}>\
 <saml:Issuer>{issuer}</saml:Issuer>{signature}\
 <samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status>\
 {assertion}</samlp:Response>",
         now = instant(ctx.now),
         acs = esc(ctx.acs_url),
-        irt = esc(ctx.in_response_to),
+        irt = in_response_to(ctx.in_response_to),
         issuer = esc(ctx.issuer),
         signature = signature_template(&response_id, &cert_b64),
-        assertion = without_declaration(&signed_assertion),
+        assertion = assertion,
     );
     Crypto::sign_xml(&response, key_der).map_err(|e| format!("signing the response: {e}"))
+}
+
+/// Status codes of a LogoutResponse (saml-core-2.0-os §3.2.2.2).
+pub const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+
+/// A signed LogoutResponse (saml-core-2.0-os §3.7.2) to `destination`, answering the
+/// LogoutRequest `in_response_to`. CPU-heavy: one RSA signature.
+pub fn signed_logout_response(
+    issuer: &str,
+    destination: &str,
+    in_response_to: &str,
+    now: i64,
+    key_der: &[u8],
+    cert_der: &[u8],
+) -> Result<String, String> {
+    let cert_b64 = base64::engine::general_purpose::STANDARD.encode(cert_der);
+    let id = new_id();
+    let xml = format!(
+        "<samlp:LogoutResponse xmlns:samlp=\"{NS_PROTOCOL}\" xmlns:saml=\"{NS_ASSERTION}\" ID=\"{id}\" \
+Version=\"2.0\" IssueInstant=\"{now}\" Destination=\"{dest}\" InResponseTo=\"{irt}\">\
+<saml:Issuer>{issuer}</saml:Issuer>{signature}\
+<samlp:Status><samlp:StatusCode Value=\"{STATUS_SUCCESS}\"/></samlp:Status></samlp:LogoutResponse>",
+        now = instant(now),
+        dest = esc(destination),
+        irt = esc(in_response_to),
+        issuer = esc(issuer),
+        signature = signature_template(&id, &cert_b64),
+    );
+    Crypto::sign_xml(&xml, key_der).map_err(|e| format!("signing the logout response: {e}"))
+}
+
+/// The same LogoutResponse unsigned, for the HTTP-Redirect binding, whose signature covers
+/// the query string instead (saml-bindings-2.0-os §3.4.4.1).
+pub fn logout_response(issuer: &str, destination: &str, in_response_to: &str, now: i64) -> String {
+    format!(
+        "<samlp:LogoutResponse xmlns:samlp=\"{NS_PROTOCOL}\" xmlns:saml=\"{NS_ASSERTION}\" ID=\"{id}\" \
+Version=\"2.0\" IssueInstant=\"{now}\" Destination=\"{dest}\" InResponseTo=\"{irt}\">\
+<saml:Issuer>{issuer}</saml:Issuer>\
+<samlp:Status><samlp:StatusCode Value=\"{STATUS_SUCCESS}\"/></samlp:Status></samlp:LogoutResponse>",
+        id = new_id(),
+        now = instant(now),
+        dest = esc(destination),
+        irt = esc(in_response_to),
+        issuer = esc(issuer),
+    )
 }

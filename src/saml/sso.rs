@@ -1,4 +1,5 @@
-//! `/saml/sso` (SP-initiated Web Browser SSO, saml-profiles-2.0-os §4.1) and `/saml/slo`.
+//! `/saml/sso` (SP-initiated Web Browser SSO, saml-profiles-2.0-os §4.1), and the signed
+//! response posted to the SP's ACS (also used by IdP-initiated SSO, `launch.rs`).
 
 use super::request::{self, Incoming, Valid};
 use super::response::{self, Context};
@@ -14,7 +15,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 
-async fn current_session(s: &AppState, t: &Tenant, headers: &HeaderMap) -> Option<Session> {
+pub(super) async fn current_session(
+    s: &AppState,
+    t: &Tenant,
+    headers: &HeaderMap,
+) -> Option<Session> {
     let cookie = crate::http::extract::cookie(headers, s.core.session_cookie_name())?;
     s.core.session_from_cookie(t, &cookie).await.ok().flatten()
 }
@@ -109,9 +114,38 @@ async fn resume(s: &AppState, t: &Tenant, headers: &HeaderMap, id: &str) -> Resp
     answer(s, t, &session, &valid).await
 }
 
+/// Where and how an answer goes: from a validated request, or unsolicited (IdP-initiated,
+/// no InResponseTo).
+pub(super) struct Target {
+    pub sp_entity_id: String,
+    pub acs_url: String,
+    pub in_response_to: Option<String>,
+    pub relay_state: Option<String>,
+}
+
+impl From<&Valid> for Target {
+    fn from(v: &Valid) -> Self {
+        Target {
+            sp_entity_id: v.sp_entity_id.clone(),
+            acs_url: v.acs_url.clone(),
+            in_response_to: Some(v.request_id.clone()),
+            relay_state: v.relay_state.clone(),
+        }
+    }
+}
+
+async fn answer(s: &AppState, t: &Tenant, session: &Session, valid: &Valid) -> Response {
+    answer_to(s, t, session, &Target::from(valid)).await
+}
+
 /// The signed response in an auto-submitting form to the ACS (a script file, no inline
 /// script, plus a visible button).
-async fn answer(s: &AppState, t: &Tenant, session: &Session, valid: &Valid) -> Response {
+pub(super) async fn answer_to(
+    s: &AppState,
+    t: &Tenant,
+    session: &Session,
+    target: &Target,
+) -> Response {
     let fail = |what: &str, e: String| {
         tracing::error!(error = %e, "{what}");
         error_page(&t.display_name, "the response could not be made; try again")
@@ -124,16 +158,28 @@ async fn answer(s: &AppState, t: &Tenant, session: &Session, valid: &Valid) -> R
         Ok(k) => k,
         Err(e) => return fail("SAML key", e.to_string()),
     };
+    // Assertions are encrypted for SPs whose metadata has an encryption key.
+    let encrypt_for = match s.core.saml_sp_by_entity(t, &target.sp_entity_id).await {
+        Ok(sp) => sp
+            .and_then(|sp| sp.encryption_certs.into_iter().next())
+            .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok()),
+        Err(e) => return fail("SAML SP lookup", e.to_string()),
+    };
     let issuer = s.core.issuer(&t.name);
     let now = s.core.clock.now();
-    let v = valid.clone();
+    let (audience, acs, irt) = (
+        target.sp_entity_id.clone(),
+        target.acs_url.clone(),
+        target.in_response_to.clone(),
+    );
     let signed = tokio::task::spawn_blocking(move || {
         let ctx = Context {
             issuer: &issuer,
-            audience: &v.sp_entity_id,
-            acs_url: &v.acs_url,
-            in_response_to: &v.request_id,
+            audience: &audience,
+            acs_url: &acs,
+            in_response_to: irt.as_deref(),
             now,
+            encrypt_for: encrypt_for.as_deref(),
         };
         response::signed_response(&ctx, &subject, &key.private_der, &key.cert_der)
     })
@@ -143,13 +189,34 @@ async fn answer(s: &AppState, t: &Tenant, session: &Session, valid: &Valid) -> R
         Ok(Err(e)) => return fail("SAML signing", e),
         Err(e) => return fail("SAML signing task", e.to_string()),
     };
+    post_page(
+        t,
+        &target.acs_url,
+        &xml,
+        target.relay_state.as_deref(),
+        "Signing you in",
+        &format!("Continue to {}", target.sp_entity_id),
+        &format!("sending you to {}", target.sp_entity_id),
+    )
+}
+
+/// A SAML message posted to `action` by an auto-submitting form (HTTP-POST binding,
+/// saml-bindings-2.0-os §3.5.4): `SAMLResponse` and `RelayState`, a button for browsers
+/// without script, CSP `form-action` widened to that one origin.
+pub(super) fn post_page(
+    t: &Tenant,
+    action: &str,
+    xml: &str,
+    relay_state: Option<&str>,
+    title: &str,
+    button: &str,
+    status: &str,
+) -> Response {
     let encoded = base64::engine::general_purpose::STANDARD.encode(xml.as_bytes());
-    let origin = url::Url::parse(&valid.acs_url)
+    let origin = url::Url::parse(action)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
-    let relay = valid
-        .relay_state
-        .as_deref()
+    let relay = relay_state
         .map(|r| {
             format!(
                 "<input type=\"hidden\" name=\"RelayState\" value=\"{}\">",
@@ -158,28 +225,16 @@ async fn answer(s: &AppState, t: &Tenant, session: &Session, valid: &Valid) -> R
         })
         .unwrap_or_default();
     let body = format!(
-        "<h1>Signing you in</h1>\
-         <form id=\"saml-response\" method=\"post\" action=\"{acs}\">\
+        "<h1>{title}</h1>\
+         <form id=\"saml-response\" method=\"post\" action=\"{action}\">\
          <input type=\"hidden\" name=\"SAMLResponse\" value=\"{encoded}\">{relay}\
-         <p><button type=\"submit\">Continue to {sp}</button></p></form>\
-         <p id=\"status\" role=\"status\">sending you to {sp}</p>\
+         <p><button type=\"submit\">{button}</button></p></form>\
+         <p id=\"status\" role=\"status\">{status}</p>\
          <script src=\"/saml/autosubmit.js\"></script>",
-        acs = escape_html(&valid.acs_url),
-        sp = escape_html(&valid.sp_entity_id),
+        title = escape_html(title),
+        action = escape_html(action),
+        button = escape_html(button),
+        status = escape_html(status),
     );
-    page(
-        StatusCode::OK,
-        &t.display_name,
-        "Signing you in",
-        &body,
-        Some(&origin),
-    )
-}
-
-/// Single logout is not implemented yet: say so plainly rather than pretend.
-pub async fn slo(CurrentTenant(t): CurrentTenant) -> Response {
-    error_page(
-        &t.display_name,
-        "single logout is not available yet; sign out at /account",
-    )
+    page(StatusCode::OK, &t.display_name, title, &body, Some(&origin))
 }

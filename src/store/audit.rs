@@ -7,26 +7,46 @@ use crate::ids::TenantId;
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Advance the tenant's head by one and return (new seq, previous hash). The UPDATE takes
+/// Advance the tenant's head by one and return it (see [`Head`]). The UPDATE takes
 /// the head's row lock (PostgreSQL) or the write lock (SQLite), so the chain never forks.
-pub async fn advance_head(conn: &mut Conn, tenant: &TenantId) -> Result<(i64, String)> {
-    sqlx::query(
-        "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2) \
-         ON CONFLICT (tenant_id) DO NOTHING",
-    )
-    .bind(tenant.as_str())
-    .bind(GENESIS)
-    .execute(&mut *conn)
-    .await
-    .map_err(db)?;
-    let row: Option<(i64, String)> = sqlx::query_as(
-        "UPDATE audit_heads SET seq = seq + 1 WHERE tenant_id = $1 RETURNING seq, hash",
-    )
-    .bind(tenant.as_str())
-    .fetch_optional(conn)
-    .await
-    .map_err(db)?;
-    row.ok_or_else(|| Error::internal("audit head missing"))
+pub async fn advance_head(conn: &mut Conn, tenant: &TenantId) -> Result<Head> {
+    // One round trip in the common case: the head exists (it is created on first use).
+    for _ in 0..2 {
+        let row: Option<(i64, String, Option<i64>)> = sqlx::query_as(
+            "UPDATE audit_heads SET seq = seq + 1 WHERE tenant_id = $1 RETURNING seq, hash, \
+             (SELECT c.at FROM audit_checkpoints c WHERE c.tenant_id = $1 ORDER BY c.seq DESC LIMIT 1)",
+        )
+        .bind(tenant.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?;
+        if let Some((seq, hash, last_checkpoint_at)) = row {
+            return Ok(Head {
+                seq,
+                prev_hash: hash,
+                last_checkpoint_at,
+            });
+        }
+        sqlx::query(
+            "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2) \
+             ON CONFLICT (tenant_id) DO NOTHING",
+        )
+        .bind(tenant.as_str())
+        .bind(GENESIS)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    }
+    Err(Error::internal("audit head missing"))
+}
+
+/// The head just advanced: the new entry's seq, the previous entry's hash, and when the
+/// newest checkpoint was signed (none yet: `None`).
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub seq: i64,
+    pub prev_hash: String,
+    pub last_checkpoint_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -151,16 +171,6 @@ pub async fn checkpoints(conn: &mut Conn, tenant: &TenantId) -> Result<Vec<Check
 }
 
 /// (seq, at) of the newest checkpoint.
-pub async fn last_checkpoint(conn: &mut Conn, tenant: &TenantId) -> Result<Option<(i64, i64)>> {
-    sqlx::query_as(
-        "SELECT seq, at FROM audit_checkpoints WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1",
-    )
-    .bind(tenant.as_str())
-    .fetch_optional(conn)
-    .await
-    .map_err(db)
-}
-
 /// The head row: (seq, hash) of the newest entry.
 pub async fn head(conn: &mut Conn, tenant: &TenantId) -> Result<Option<(i64, String)>> {
     sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")

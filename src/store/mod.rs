@@ -11,6 +11,7 @@ pub mod apikeys;
 pub mod audit;
 pub mod clients;
 pub mod delegations;
+pub mod federation;
 pub mod keys;
 pub mod mappings;
 pub mod networks;
@@ -28,14 +29,71 @@ use crate::config::{Database, SqliteSynchronous};
 use crate::error::{Error, Result};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Executor};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use sqlx::AnyConnection as Conn;
 
-/// A database transaction; core opens one per write and commits it.
-pub type Tx = sqlx::Transaction<'static, Any>;
+/// How long a write waits for the SQLite writer before it fails (as `busy_timeout`).
+const WRITER_WAIT: Duration = Duration::from_secs(10);
+
+/// A database transaction; core opens one per write and commits it. On SQLite it holds
+/// the process's writer permit from `BEGIN IMMEDIATE` to commit or drop, so writers of one
+/// process queue here instead of sleeping in SQLite's busy handler (other processes still
+/// meet the busy handler). Derefs to the connection, like sqlx's `Transaction`.
+pub struct Tx {
+    // Field order matters: the transaction (rolled back if not committed) goes first,
+    // then the permit.
+    inner: sqlx::Transaction<'static, Any>,
+    _writer: Option<OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+
+    pub async fn rollback(self) -> std::result::Result<(), sqlx::Error> {
+        self.inner.rollback().await
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.inner
+    }
+}
+
+/// A pooled connection holding the SQLite writer permit, for single-statement writes on
+/// hot paths (no BEGIN/COMMIT round trips). On PostgreSQL it is a plain pooled connection.
+pub struct Writer {
+    conn: PoolConnection<Any>,
+    _writer: Option<OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for Writer {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Writer {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.conn
+    }
+}
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -50,6 +108,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite only: one writer at a time in this process (see [`Tx`]).
+    writer: Option<Arc<Mutex<()>>>,
 }
 
 impl Store {
@@ -90,7 +150,7 @@ impl Store {
                         let pragmas = format!(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync_pragma}; \
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                             PRAGMA case_sensitive_like = ON;"
+                             PRAGMA case_sensitive_like = ON; PRAGMA mmap_size = 268435456;"
                         );
                         conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
                     }
@@ -100,7 +160,12 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(|e| Error::internal(format!("cannot open the database: {e}")))?;
-        Ok(Store { pool, backend })
+        let writer = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        Ok(Store {
+            pool,
+            backend,
+            writer,
+        })
     }
 
     /// Apply every pending migration of this backend.
@@ -123,8 +188,41 @@ impl Store {
         &self.pool
     }
 
+    /// A write transaction (`BEGIN IMMEDIATE` under the writer permit on SQLite).
     pub async fn begin(&self) -> Result<Tx> {
-        self.pool.begin().await.map_err(db)
+        let writer = self.writer_permit().await?;
+        let inner = match writer {
+            Some(_) => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            None => self.pool.begin().await,
+        }
+        .map_err(db)?;
+        Ok(Tx {
+            inner,
+            _writer: writer,
+        })
+    }
+
+    /// A connection for one autocommit write statement, holding the writer permit on
+    /// SQLite. Never call while holding a [`Tx`] or another [`Writer`].
+    pub async fn write(&self) -> Result<Writer> {
+        let writer = self.writer_permit().await?;
+        let conn = self.pool.acquire().await.map_err(db)?;
+        Ok(Writer {
+            conn,
+            _writer: writer,
+        })
+    }
+
+    async fn writer_permit(&self) -> Result<Option<OwnedMutexGuard<()>>> {
+        let Some(lock) = &self.writer else {
+            return Ok(None);
+        };
+        match tokio::time::timeout(WRITER_WAIT, lock.clone().lock_owned()).await {
+            Ok(guard) => Ok(Some(guard)),
+            Err(_) => Err(Error::internal(
+                "database: timed out waiting for the SQLite writer",
+            )),
+        }
     }
 
     /// A pooled connection for reads outside a transaction.

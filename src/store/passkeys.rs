@@ -72,6 +72,38 @@ pub async fn of_user(conn: &mut Conn, tenant: &TenantId, user: &str) -> Result<V
     .map_err(db)
 }
 
+/// What a login needs of a credential and its user, in one round trip.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CandidateRow {
+    pub id: String,
+    pub user_id: String,
+    pub passkey: String,
+    pub status: String,
+    pub locked_until: Option<i64>,
+    /// Failures are recorded (counter, lock or window rows) that a success must clear.
+    pub has_failures: i64,
+}
+
+pub async fn login_candidate(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    credential_id: &str,
+) -> Result<Option<CandidateRow>> {
+    sqlx::query_as(
+        "SELECT p.id, p.user_id, p.passkey, u.status, u.locked_until, \
+         CASE WHEN u.failed_logins > 0 OR u.locked_until IS NOT NULL OR EXISTS \
+         (SELECT 1 FROM account_failures f WHERE f.tenant_id = $1 AND f.user_id = p.user_id) \
+         THEN 1 ELSE 0 END AS has_failures \
+         FROM passkeys p JOIN users u ON u.tenant_id = p.tenant_id AND u.id = p.user_id \
+         WHERE p.tenant_id = $1 AND p.credential_id = $2",
+    )
+    .bind(tenant.as_str())
+    .bind(credential_id)
+    .fetch_optional(conn)
+    .await
+    .map_err(db)
+}
+
 /// After a verified assertion: the new credential JSON, counter and backup flags. The
 /// `sign_count <= $counter` guard keeps two concurrent logins from moving it backwards.
 #[allow(clippy::too_many_arguments)]
@@ -124,14 +156,19 @@ pub struct CeremonyRow {
     pub created_at: i64,
 }
 
-pub async fn insert_ceremony(conn: &mut Conn, tenant: &TenantId, row: &CeremonyRow) -> Result<()> {
-    // Expired ceremonies of this tenant go first, so the table stays small.
+/// Remove the tenant's expired ceremonies (they are refused anyway; this keeps the table
+/// small).
+pub async fn sweep_ceremonies(conn: &mut Conn, tenant: &TenantId, now: i64) -> Result<()> {
     sqlx::query("DELETE FROM webauthn_ceremonies WHERE tenant_id = $1 AND expires_at <= $2")
         .bind(tenant.as_str())
-        .bind(row.created_at)
-        .execute(&mut *conn)
+        .bind(now)
+        .execute(conn)
         .await
         .map_err(db)?;
+    Ok(())
+}
+
+pub async fn insert_ceremony(conn: &mut Conn, tenant: &TenantId, row: &CeremonyRow) -> Result<()> {
     sqlx::query(
         "INSERT INTO webauthn_ceremonies (tenant_id, id, kind, user_id, link_hash, state, expires_at, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

@@ -15,14 +15,18 @@ pub struct SpRow {
     pub want_requests_signed: i64,
     pub metadata: String,
     pub created_at: i64,
+    /// JSON: [{"binding", "location", "response_location"}].
+    pub slo: String,
+    pub metadata_url: Option<String>,
 }
 
-const COLUMNS: &str = "id, entity_id, acs, signing_certs, encryption_certs, want_requests_signed, metadata, created_at";
+const COLUMNS: &str = "id, entity_id, acs, signing_certs, encryption_certs, want_requests_signed, metadata, created_at, slo, metadata_url";
 
 pub async fn insert(conn: &mut Conn, tenant: &TenantId, row: &SpRow) -> Result<()> {
     sqlx::query(
         "INSERT INTO saml_sps (tenant_id, id, entity_id, acs, signing_certs, encryption_certs, \
-         want_requests_signed, metadata, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         want_requests_signed, metadata, created_at, slo, metadata_url) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(tenant.as_str())
     .bind(&row.id)
@@ -33,6 +37,8 @@ pub async fn insert(conn: &mut Conn, tenant: &TenantId, row: &SpRow) -> Result<(
     .bind(row.want_requests_signed)
     .bind(&row.metadata)
     .bind(row.created_at)
+    .bind(&row.slo)
+    .bind(&row.metadata_url)
     .execute(conn)
     .await
     .map_err(|e| {

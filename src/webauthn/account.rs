@@ -1,5 +1,7 @@
-//! `/account`: my passkeys (named, removable but never the last) and sign-out. Forms post
-//! with a CSRF token bound to the session, besides the exact `Origin` check.
+//! `/account`: my passkeys (named, removable but never the last), my applications (SAML
+//! service providers launched by IdP-initiated SSO, OIDC clients by their initiate-login
+//! URI) and sign-out. Forms post with a CSRF token bound to the session, besides the exact
+//! `Origin` check.
 
 use super::{check_origin, csrf_token, current_session, json_body, pages, register, Failure};
 use crate::app::AppState;
@@ -57,8 +59,9 @@ async fn render(
             used = escape_html(k.last_used_at.as_deref().unwrap_or("never")),
         ));
     }
+    let apps = apps_section(s, t, &csrf).await?;
     let body = format!(
-        "{banner}<h1>Your account at {org}</h1>{status}\
+        "{banner}<h1>Your account at {org}</h1>{status}{apps}\
          <section aria-labelledby=\"passkeys-h\"><h2 id=\"passkeys-h\">Your passkeys</h2><ul>{rows}</ul></section>\
          <section aria-labelledby=\"add-h\"><h2 id=\"add-h\">Add a passkey</h2>\
          <p><label for=\"passkey-name\">Name for the new passkey</label> \
@@ -71,6 +74,68 @@ async fn render(
         status = pages::status(status),
     );
     Ok(pages::page(code, &t.display_name, "Your account", &body))
+}
+
+/// "Your applications": a launch button per SAML SP (a form POST with the CSRF token) and
+/// a link per OIDC client with an initiate-login URI.
+async fn apps_section(s: &AppState, t: &Tenant, csrf: &str) -> Result<String, Failure> {
+    use crate::core::apps::Launch;
+    let apps = s.core.user_apps(t).await?;
+    if apps.is_empty() {
+        return Ok(String::new());
+    }
+    let mut rows = String::new();
+    for a in &apps {
+        let name = escape_html(&a.name);
+        let start = match &a.launch {
+            Launch::Saml { sp_id } => format!(
+                "<form method=\"post\" action=\"/account/apps/saml/{id}\">\
+                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                 <button type=\"submit\" aria-label=\"Open {name}\">Open</button></form>",
+                id = escape_html(sp_id),
+            ),
+            Launch::Link { url } => format!(
+                "<a href=\"{url}\" aria-label=\"Open {name}\">Open</a>",
+                url = escape_html(url),
+            ),
+        };
+        rows.push_str(&format!(
+            "<li><strong>{name}</strong> · {kind} {start}</li>",
+            kind = a.kind
+        ));
+    }
+    Ok(format!(
+        "<section aria-labelledby=\"apps-h\"><h2 id=\"apps-h\">Your applications</h2><ul>{rows}</ul></section>"
+    ))
+}
+
+/// `POST /account/apps/saml/{id}`: IdP-initiated SSO to one of the tenant's SAML service
+/// providers (exact Origin, a session, the CSRF token; refusals audited).
+pub async fn launch_saml(
+    State(s): State<AppState>,
+    CurrentTenant(t): CurrentTenant,
+    Extension(rid): Extension<RequestId>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Failure> {
+    check_origin(&s.core, &t, &headers, &rid).await?;
+    let Some(session) = current_session(&s.core, &t, &headers).await? else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    if let Err(e) = check_csrf(&s, &session, &body) {
+        s.core
+            .audit_refusal(
+                &t,
+                "request.csrf",
+                Some(&session.user_id),
+                "csrf",
+                Some(&rid.0),
+            )
+            .await?;
+        return Err(e);
+    }
+    Ok(crate::saml::launch(&s, &t, &session, &id).await)
 }
 
 /// The form's CSRF token must be the session's.

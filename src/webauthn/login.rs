@@ -38,13 +38,25 @@ fn pending_id(p: Option<&str>) -> Option<&str> {
     })
 }
 
-pub async fn page(CurrentTenant(t): CurrentTenant, Query(q): Query<LoginQuery>) -> Response {
+pub async fn page(
+    State(s): State<AppState>,
+    CurrentTenant(t): CurrentTenant,
+    Query(q): Query<LoginQuery>,
+) -> Response {
     let pending = pending_id(q.pending.as_deref())
         .map(|p| format!(" data-pending=\"{}\"", escape_html(p)))
         .unwrap_or_default();
+    let connections = match s.core.list_connections(&t).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "listing federation connections");
+            Vec::new()
+        }
+    };
+    let sso = pages::single_sign_on(&connections, pending_id(q.pending.as_deref()));
     let body = format!(
         "<h1>Sign in to {org}</h1>\
-         <p><button id=\"login\" type=\"button\"{pending}>Sign in with a passkey</button></p>{status}",
+         <p><button id=\"login\" type=\"button\"{pending}>Sign in with a passkey</button></p>{status}{sso}",
         org = escape_html(&t.display_name),
         status = pages::status("ready"),
     );
@@ -173,11 +185,15 @@ async fn finish_step(
         .get_user_unique_id()
         .is_none_or(|h| h == expected.as_bytes().as_slice());
     let verified = if handle_ok {
-        relying_party(&s.core, &t)?.finish_discoverable_authentication_v2(
-            &credential,
-            state,
-            &passkey,
-        )
+        // Signature verification is the CPU-heavy step: off the async workers, so tasks
+        // holding the database writer are not queued behind it.
+        let rp = relying_party(&s.core, &t)?;
+        let stored = passkey.clone();
+        tokio::task::spawn_blocking(move || {
+            rp.finish_discoverable_authentication_v2(&credential, state, &stored)
+        })
+        .await
+        .map_err(|e| Failure::internal(format!("verification task: {e}")))?
     } else {
         Err(WebauthnError::InvalidUserUniqueId)
     };

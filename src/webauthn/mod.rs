@@ -38,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/account/passkeys/start", post(account::add_start))
         .route("/account/passkeys/finish", post(account::add_finish))
         .route("/account/passkeys/{id}/remove", post(account::remove))
+        .route("/account/apps/saml/{id}", post(account::launch_saml))
         .route("/logout", post(account::logout))
         .route("/static/passkey.js", get(pages::script))
 }

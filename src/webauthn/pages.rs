@@ -178,12 +178,63 @@ const SCRIPT: &str = r#""use strict";
     if (a) { a.addEventListener("click", function () { register(a); }); }
     var l = document.getElementById("login");
     if (l) { l.addEventListener("click", function () { login(l); }); }
+    var f = document.getElementById("federation");
+    if (f) {
+      f.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        window.location.assign("/federation/start?" + new URLSearchParams(new FormData(f)).toString());
+      });
+    }
     if (!window.PublicKeyCredential && (r || l)) {
       say("error: this browser does not support passkeys");
     }
   });
 })();
 "#;
+
+/// Single sign-on on `/login` (home-realm discovery): an e-mail field whose domain picks
+/// the organization's identity provider, and a button per provider without a domain. Empty
+/// when the organization has none. The script navigates (a form's redirect to another
+/// origin would meet `form-action 'self'`).
+pub fn single_sign_on(
+    connections: &[crate::core::federation::Connection],
+    pending: Option<&str>,
+) -> String {
+    if connections.is_empty() {
+        return String::new();
+    }
+    let hidden = pending
+        .map(|p| {
+            format!(
+                "<input type=\"hidden\" name=\"pending\" value=\"{}\">",
+                escape_html(p)
+            )
+        })
+        .unwrap_or_default();
+    let mut out = String::from(
+        "<section aria-labelledby=\"sso-title\"><h2 id=\"sso-title\">Single sign-on</h2>",
+    );
+    if connections.iter().any(|c| !c.domains.is_empty()) {
+        out.push_str(&format!(
+            "<form id=\"federation\" method=\"get\" action=\"/federation/start\">\
+             <label for=\"federation-email\">Work e-mail</label> \
+             <input id=\"federation-email\" name=\"email\" type=\"email\" autocomplete=\"username\" required>{hidden} \
+             <button type=\"submit\">Continue with single sign-on</button></form>"
+        ));
+    }
+    for c in connections.iter().filter(|c| c.domains.is_empty()) {
+        let mut href = format!("/federation/start?connection={}", escape_html(&c.name));
+        if let Some(p) = pending {
+            href.push_str(&format!("&amp;pending={}", escape_html(p)));
+        }
+        out.push_str(&format!(
+            "<p><a class=\"federation-link\" href=\"{href}\">Sign in with {}</a></p>",
+            escape_html(&c.display_name)
+        ));
+    }
+    out.push_str("</section>");
+    out
+}
 
 /// The banner on every page of an MSP user acting in a customer (product.md: the customer
 /// always sees who acts): "MSP user {email} from MSP {MSP}", escaped.

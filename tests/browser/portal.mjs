@@ -1,39 +1,55 @@
-// Real-browser walk through the portal (issue 8), first slice.
+// Real-browser walk through the portal (issue 8).
 //
-// Debian's chromium driven by playwright-core with Chromium's virtual WebAuthn
-// authenticator: the MSP boss enrols from the link in the outbox, then on the MSP host
-//   1. opens the customer overview (screenshots at 1280×800 and 390 px wide),
-//   2. adds a customer cloned from a template, and sees the in-place error for a taken name,
-//   3. adds an admin to that customer, and sees the in-place error for a known e-mail,
-//   4. deletes the customer after a wrong and then the right name,
-//   5. switches into the template customer with the organization switcher and sees the
-//      "MSP user X from MSP Y" banner on the customer's portal.
-// Every page is checked for a strict CSP, landmarks, one h1, a label for every control, no
-// horizontal overflow at 390 px, and no console or page error.
+// Debian's chromium driven by playwright-core; every person has their own browser context
+// with Chromium's virtual WebAuthn authenticator (portal-kit.mjs).
+//   1. The MSP boss enrols from the link in the outbox, signs out and signs in again with
+//      the passkey at /login.
+//   2. On the MSP host: adds a customer cloned from a template (and sees the in-place error
+//      for a taken name), adds an admin to it (and the error for a known e-mail), deletes
+//      it after a wrong and then the right name.
+//   3. A network admin of the template customer (full on Alpha, read-only on Beta) enrols
+//      and tries to give a new admin full access on Beta: the error for granting beyond
+//      one's own access is shown in place.
+//   4. The boss adds a technician on the MSP's staff page; the customer's owner enrols and
+//      requires approval of delegations; the boss delegates the technician; the owner sees
+//      it pending, approves and revokes it.
+//   5. The boss switches into the customer with the organization switcher and sees the
+//      "MSP user X from MSP Y" marking (a session with `act`).
+//   6. Every page of the navigation, on the MSP host and on the customer's host (switched
+//      in), is inspected: strict CSP, landmarks, one h1, labels, axe-core (serious and
+//      critical violations fail), no overflow at 390 px, no console or page error, and
+//      screenshots at 1280×800 and 390×844.
 //
-// Environment (scripts/browser-test.sh sets the first three the same way for passkey.mjs):
+// Environment (scripts/browser-test.sh sets it):
 //   MSP_URL          the MSP's issuer, e.g. http://acme.localhost:PORT
-//   OUTBOX_DIR       {data_dir}/outbox, where the boss's enrolment e-mail was written
+//   OUTBOX_DIR       {data_dir}/outbox, where enrolment e-mails are written
 //   MSP_ADMIN_EMAIL  the boss's address (default boss@acme.example)
 //   TEMPLATE         a customer of the MSP to clone from and switch into (default globex-acme)
+//   OWNER_EMAIL      an org-full admin of TEMPLATE, not yet enrolled
+//   NETADMIN_EMAIL   an admin of TEMPLATE with full on one network, read-only on BETA_ID
+//   BETA_ID          that read-only network's id
 //   SCREENSHOT_DIR   default target/browser-screenshots
 //   CHROMIUM         default /usr/bin/chromium
 //   STEP_TIMEOUT_MS  default 15000
 
 import { chromium } from "playwright-core";
 import fs from "node:fs";
-import path from "node:path";
+import { check, enrolmentLink, person } from "./portal-kit.mjs";
 
-const STEP_TIMEOUT = Number(process.env.STEP_TIMEOUT_MS || 15000);
-const MSP_URL = (process.env.MSP_URL || "").replace(/\/$/, "");
-const OUTBOX_DIR = process.env.OUTBOX_DIR || "";
-const EMAIL = process.env.MSP_ADMIN_EMAIL || "boss@acme.example";
-const TEMPLATE = process.env.TEMPLATE || "globex-acme";
-const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || "target/browser-screenshots";
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-if (!MSP_URL || !OUTBOX_DIR) {
-  console.error("FAIL: set MSP_URL and OUTBOX_DIR (see scripts/browser-test.sh)");
-  process.exit(2);
+const env = process.env;
+const STEP_TIMEOUT = Number(env.STEP_TIMEOUT_MS || 15000);
+const MSP_URL = (env.MSP_URL || "").replace(/\/$/, "");
+const OUTBOX_DIR = env.OUTBOX_DIR || "";
+const EMAIL = env.MSP_ADMIN_EMAIL || "boss@acme.example";
+const TEMPLATE = env.TEMPLATE || "globex-acme";
+const SCREENSHOT_DIR = env.SCREENSHOT_DIR || "target/browser-screenshots";
+const CHROMIUM = env.CHROMIUM || "/usr/bin/chromium";
+const TECH = "tech@acme.example";
+for (const v of ["MSP_URL", "OUTBOX_DIR", "OWNER_EMAIL", "NETADMIN_EMAIL", "BETA_ID"]) {
+  if (!env[v]) {
+    console.error(`FAIL: set ${v} (see scripts/browser-test.sh)`);
+    process.exit(2);
+  }
 }
 const mspOrigin = new URL(MSP_URL).origin;
 const customerUrl = (name) => {
@@ -42,41 +58,26 @@ const customerUrl = (name) => {
   u.hostname = u.hostname.replace(`${msp}.`, `${name}.`);
   return u.origin;
 };
+const tplUrl = customerUrl(TEMPLATE);
 
 let step = "setup";
-function fail(msg) {
-  throw new Error(msg);
-}
-function check(cond, msg) {
-  if (!cond) {
-    fail(msg);
-  }
-}
+const opts = { timeout: STEP_TIMEOUT, screenshotDir: SCREENSHOT_DIR, step: () => step };
+const started = Date.now();
 
-function enrolmentLink() {
-  const files = fs.readdirSync(OUTBOX_DIR).filter((f) => f.endsWith(".eml")).sort();
-  let link = null;
-  for (const f of files) {
-    const raw = fs.readFileSync(path.join(OUTBOX_DIR, f), "utf8");
-    const sep = raw.search(/\r?\n\r?\n/);
-    const head = raw.slice(0, sep).replace(/\r?\n[ \t]+/g, " ");
-    if (!(/^To:\s*(.*)$/im.exec(head)?.[1] ?? "").toLowerCase().includes(EMAIL.toLowerCase())) {
-      continue;
-    }
-    let body = raw.slice(sep).trim();
-    const cte = (/^Content-Transfer-Encoding:\s*(\S+)/im.exec(head)?.[1] ?? "7bit").toLowerCase();
-    if (cte === "quoted-printable") {
-      body = Buffer.from(
-        body.replace(/=\r?\n/g, "").replace(/=([0-9A-Fa-f]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16))),
-        "latin1",
-      ).toString("utf8");
-    } else if (cte === "base64") {
-      body = Buffer.from(body.replace(/\s+/g, ""), "base64").toString("utf8");
-    }
-    link = (body.match(/https?:\/\/[^\s<>"']+\/enroll\/[A-Za-z0-9_.~-]+/g) || [link])[0];
+/** Inspect every page of the navigation of `who`'s current host under `prefix`. */
+async function everyPage(who, origin, prefix, extra = "") {
+  const { page, inspect } = who;
+  const done = [];
+  await page.goto(`${origin}/portal`);
+  for (const href of await who.navPages()) {
+    step = `inspect ${origin}${href}`;
+    const resp = await page.goto(`${origin}${href}${extra}`);
+    check(resp.status() === 200, `${href}: ${resp.status()}`);
+    const name = `${prefix}-${href.replace(/^\/portal\//, "").replace(/[^a-z0-9]+/gi, "-")}`;
+    await inspect(resp, name);
+    done.push(href);
   }
-  check(link, `no enrolment e-mail to ${EMAIL} in ${OUTBOX_DIR}`);
-  return link;
+  return done;
 }
 
 async function main() {
@@ -88,143 +89,159 @@ async function main() {
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
   });
   try {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    context.setDefaultTimeout(STEP_TIMEOUT);
-    const page = await context.newPage();
-    const problems = [];
-    // Answers >= 400 the test provokes on purpose: "METHOD path status".
-    const expected = new Set();
-    // Chromium asks every host for /favicon.ico; we serve none (a 404 there is no fault).
-    const favicon = (url) => (url || "").endsWith("/favicon.ico");
-    page.on("console", (m) => {
-      // A refused form answers its error page with 4xx on purpose; Chromium logs that.
-      const code = /status of (\d{3})/.exec(m.text())?.[1];
-      const where = new URL(m.location()?.url || page.url()).pathname;
-      const meant = code && expected.has(`POST ${where} ${code}`);
-      if (m.type() === "error" && !favicon(m.location()?.url) && !meant) {
-        problems.push(`console error on ${page.url()}: ${m.text()}`);
-      }
-    });
-    page.on("pageerror", (e) => problems.push(`page error on ${page.url()}: ${e.message}`));
-    page.on("response", (r) => {
-      const key = `${r.request().method()} ${new URL(r.url()).pathname} ${r.status()}`;
-      if (r.status() >= 400 && !expected.has(key) && !favicon(r.url())) {
-        problems.push(`HTTP ${key}`);
-      }
-    });
-    const noProblems = () => check(problems.length === 0, `${step}:\n  ${problems.join("\n  ")}`);
-
-    // Landmarks, one h1, labels, CSP; screenshots at both widths, no overflow on a phone.
-    const inspect = async (resp, name) => {
-      if (resp) {
-        const csp = resp.headers()["content-security-policy"] || "";
-        check(csp.includes("default-src 'self'"), `${name}: no strict CSP (${csp})`);
-      }
-      const report = await page.evaluate(() => {
-        const unlabelled = [...document.querySelectorAll("input, select, textarea")]
-          .filter((e) => e.type !== "hidden" && (!e.labels || e.labels.length === 0))
-          .map((e) => e.name || e.id);
-        return {
-          unlabelled,
-          h1: document.querySelectorAll("h1").length,
-          main: document.querySelectorAll("main").length,
-          nav: document.querySelectorAll("nav").length,
-          scripts: document.querySelectorAll("script").length,
-        };
-      });
-      check(report.unlabelled.length === 0, `${name}: controls without a label: ${report.unlabelled.join(", ")}`);
-      check(report.h1 === 1 && report.main === 1 && report.nav >= 1, `${name}: landmarks ${JSON.stringify(report)}`);
-      check(report.scripts === 0, `${name}: the portal loads no script`);
-      await page.screenshot({ path: path.join(SCREENSHOT_DIR, `portal-${name}-1280.png`), fullPage: true });
-      await page.setViewportSize({ width: 390, height: 844 });
-      const width = await page.evaluate(() => document.documentElement.scrollWidth);
-      check(width <= 391, `${name}: the page is ${width} px wide on a 390 px screen`);
-      await page.screenshot({ path: path.join(SCREENSHOT_DIR, `portal-${name}-390.png`), fullPage: true });
-      await page.setViewportSize({ width: 1280, height: 800 });
-      noProblems();
-    };
-    const submit = async (button) => {
-      await Promise.all([page.waitForNavigation(), page.locator(button).click()]);
-    };
-
-    step = "enrol the MSP boss";
-    const cdp = await context.newCDPSession(page);
-    await cdp.send("WebAuthn.enable", { enableUI: false });
-    await cdp.send("WebAuthn.addVirtualAuthenticator", {
-      options: {
-        protocol: "ctap2",
-        transport: "internal",
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    });
-    await page.goto(enrolmentLink());
-    await Promise.all([page.waitForURL((u) => u.pathname === "/account"), page.locator("#register").click()]);
-    noProblems();
+    step = "enrol the MSP boss and sign in again with the passkey";
+    const boss = await person(browser, "boss", opts);
+    const page = boss.page;
+    await boss.enrol(enrolmentLink(OUTBOX_DIR, EMAIL));
+    await boss.signOutAndIn(mspOrigin);
 
     step = "customer overview";
     let resp = await page.goto(`${MSP_URL}/portal`);
     check(new URL(page.url()).pathname === "/portal/customers", `/portal led to ${page.url()}`);
     check((await page.locator(`#org-switch option[value="${TEMPLATE}"]`).count()) === 1, "switcher lists the template");
-    await inspect(resp, "customers");
+    await boss.inspect(resp, "customers");
 
     step = "add a customer cloned from the template";
     await page.fill("#new-name", "hooli");
     await page.fill("#new-display", "Hooli");
     await page.selectOption("#new-clone", TEMPLATE);
-    await submit("form[action='/portal/customers'][method='post'] button[type=submit]");
-    check(page.url().endsWith("?created=hooli-acme") || page.url().includes("created=hooli-"), `after adding: ${page.url()}`);
+    await boss.submit("form[action='/portal/customers'][method='post'] button[type=submit]");
+    check(page.url().includes("created=hooli-"), `after adding: ${page.url()}`);
     check((await page.locator("p[role=status]").innerText()).includes("created"), "no confirmation");
-    noProblems();
-    expected.add("POST /portal/customers 409");
+    boss.noProblems();
+    boss.expect("POST /portal/customers 409");
     await page.fill("#new-name", "hooli");
-    await submit("form[action='/portal/customers'][method='post'] button[type=submit]");
+    await boss.submit("form[action='/portal/customers'][method='post'] button[type=submit]");
     const addError = await page.locator("#add-error").innerText();
     check(addError.startsWith("error:"), `no in-place error for a taken name: ${addError}`);
-    await inspect(null, "customers-error");
+    await boss.inspect(null, "customers-error");
     const hooli = new URL(page.url()).searchParams.get("created") || "hooli-acme";
 
     step = "add an admin to the new customer";
     resp = await page.goto(`${MSP_URL}/portal/admins?org=${hooli}`);
     await page.fill("#new-admin-email", "ops@hooli.example");
     await page.selectOption("#new-admin-access", "full");
-    await submit("form[action='/portal/admins'][method='post'] button[type=submit]");
+    await boss.submit("form[action='/portal/admins'][method='post'] button[type=submit]");
     check((await page.locator("p[role=status]").innerText()).includes("Added ops@hooli.example"), "admin not added");
-    await inspect(resp, "admins");
-    expected.add("POST /portal/admins 409");
+    await boss.inspect(resp, "admins-added");
+    boss.expect("POST /portal/admins 409");
     await page.fill("#new-admin-email", "ops@hooli.example");
     await page.selectOption("#new-admin-access", "full");
-    await submit("form[action='/portal/admins'][method='post'] button[type=submit]");
+    await boss.submit("form[action='/portal/admins'][method='post'] button[type=submit]");
     check((await page.locator("#add-admin-error").innerText()).startsWith("error:"), "no in-place rule error");
-    await inspect(null, "admins-error");
+    await boss.inspect(null, "admins-error");
+
+    step = "change an admin (edit page)";
+    await Promise.all([page.waitForNavigation(), page.locator("a[href^='/portal/admins/edit']").first().click()]);
+    await boss.inspect(null, "admins-edit");
 
     step = "delete the customer";
     resp = await page.goto(`${MSP_URL}/portal/customers/${hooli}/delete`);
-    expected.add(`POST /portal/customers/${hooli}/delete 400`);
+    boss.expect(`POST /portal/customers/${hooli}/delete 400`);
     await page.fill("#confirm", "hooli");
-    await submit("button.danger");
+    await boss.submit("button.danger");
     check((await page.locator("#confirm-error").innerText()).includes("does not match"), "wrong name accepted");
-    await inspect(resp, "delete");
+    await boss.inspect(resp, "delete");
     await page.fill("#confirm", hooli);
-    await submit("button.danger");
+    await boss.submit("button.danger");
     check(page.url().includes(`deleted=${hooli}`), `after deleting: ${page.url()}`);
-    noProblems();
+    check((await page.locator(`#org-switch option[value="${hooli}"]`).count()) === 0, "deleted customer still listed");
+    boss.noProblems();
+
+    step = "a network admin grants beyond their own access";
+    const net = await person(browser, "netadmin", opts);
+    await net.enrol(enrolmentLink(OUTBOX_DIR, env.NETADMIN_EMAIL));
+    resp = await net.page.goto(`${tplUrl}/portal/admins`);
+    net.expect("POST /portal/admins 403");
+    await net.page.fill("#new-admin-email", "helper@globex.example");
+    await net.page.selectOption(`select[name="grant.${env.BETA_ID}"]`, "full");
+    await net.submit("form[action='/portal/admins'][method='post'] button[type=submit]");
+    const beyond = await net.page.locator("#add-admin-error").innerText();
+    check(beyond.includes(`needs full access on it`), `no in-place error for granting beyond own access: ${beyond}`);
+    check((await net.page.locator("#new-admin-email").inputValue()) === "helper@globex.example", "typed e-mail lost");
+    await net.inspect(null, "admins-beyond-own-access");
+    await net.context.close();
+
+    step = "add the technician as MSP staff";
+    resp = await page.goto(`${MSP_URL}/portal/staff`);
+    await page.fill("#new-staff-email", TECH);
+    await page.fill("#new-staff-name", "Tess Technician");
+    await page.selectOption("#new-staff-role", "technician");
+    await boss.submit("form[action='/portal/staff'][method='post'] button[type=submit]");
+    check((await page.locator("p[role=status]").innerText()).includes(`Added ${TECH} as technician`), "no staff added");
+    check((await page.locator("tr", { hasText: TECH }).count()) === 1, "the technician is not listed");
+    await boss.inspect(resp, "staff-added");
+
+    step = "the customer's owner requires approval";
+    const owner = await person(browser, "owner", opts);
+    await owner.enrol(enrolmentLink(OUTBOX_DIR, env.OWNER_EMAIL));
+    await owner.page.goto(`${tplUrl}/portal/delegations`);
+    await owner.page.check("#require-approval");
+    await owner.submit("form[action='/portal/delegations/settings'] button[type=submit]");
+    check(await owner.page.isChecked("#require-approval"), "require approval not saved");
+    owner.noProblems();
+
+    step = "the MSP delegates the technician";
+    resp = await page.goto(`${MSP_URL}/portal/delegations?org=${TEMPLATE}`);
+    await page.fill("#new-delegation-user", TECH);
+    await page.fill("#new-delegation-expiry", "2099-01-01T00:00:00Z");
+    await page.selectOption("form[action='/portal/delegations'][method='post'] select[name=org_access]", "read-only");
+    await boss.submit("form[action='/portal/delegations'][method='post'] button[type=submit]");
+    check(page.url().includes("done=created"), `after delegating: ${page.url()}`);
+    await boss.inspect(resp, "delegations-created");
+
+    step = "the customer approves and revokes the delegation";
+    const op = owner.page;
+    resp = await op.goto(`${tplUrl}/portal/delegations`);
+    const pending = op.locator("tr", { hasText: TECH }).filter({ hasText: "pending" });
+    check((await pending.count()) === 1, "the delegation is not pending on the customer side");
+    await owner.inspect(resp, "customer-delegations-pending");
+    await owner.submit("tr:has-text('pending') form[action='/portal/delegations/approve'] button");
+    const approved = op.locator("tr", { hasText: TECH }).filter({ hasText: "approved" });
+    check((await approved.count()) === 1, "not approved");
+    check((await approved.innerText()).includes(env.OWNER_EMAIL), "approver not shown");
+    check(
+      (await op.locator("tr", { hasText: TECH }).filter({ hasText: "Delegation" }).count()) >= 1,
+      "the technician's access through the delegation is not listed",
+    );
+    await owner.inspect(null, "customer-delegations-approved");
+    await owner.submit("tr:has-text('approved') form[action='/portal/delegations/revoke'] button");
+    check((await op.locator("tr", { hasText: TECH }).filter({ hasText: "revoked" }).count()) === 1, "not revoked");
+    owner.noProblems();
+
+    step = "every page on the MSP host";
+    const mspPages = await everyPage(boss, mspOrigin, "msp");
+    check(mspPages.includes("/portal/customers") && mspPages.length >= 10, `MSP nav: ${mspPages}`);
+
+    step = "every page of the customer's own admin";
+    const ownPages = await everyPage(owner, tplUrl, "customer");
+    check(!ownPages.includes("/portal/customers"), "a customer sees the customer overview");
+    await owner.context.close();
 
     step = "switch into the template customer";
     await page.goto(`${MSP_URL}/portal/customers`);
     await page.selectOption("#org-switch", TEMPLATE);
     await Promise.all([
-      page.waitForURL((u) => u.origin === customerUrl(TEMPLATE) && !u.pathname.startsWith("/switch")),
+      page.waitForURL((u) => u.origin === tplUrl && !u.pathname.startsWith("/switch")),
       page.locator(".switcher button").click(),
     ]);
-    resp = await page.goto(`${customerUrl(TEMPLATE)}/portal/admins`);
+    resp = await page.goto(`${tplUrl}/portal/admins`);
     const banner = await page.locator("#msp-banner").innerText();
     check(banner.startsWith(`MSP user ${EMAIL} from MSP`), `banner: ${banner}`);
-    await inspect(resp, "customer-admins-acting");
     check(new URL(page.url()).origin !== mspOrigin, "still on the MSP host");
-    console.log("portal browser test: ok");
+
+    step = "every page switched into the customer";
+    const actingPages = await everyPage(boss, tplUrl, "acting");
+    for (const href of actingPages) {
+      await page.goto(`${tplUrl}${href}`);
+      check((await page.locator("#msp-banner").count()) === 1, `${href}: no MSP marking`);
+    }
+    boss.noProblems();
+    const n = boss.shots.length + net.shots.length + owner.shots.length;
+    console.log(
+      `portal browser test: ok (${n} pages inspected with axe-core, ${2 * n} screenshots in ${SCREENSHOT_DIR}, ` +
+        `${((Date.now() - started) / 1000).toFixed(1)}s)`,
+    );
   } finally {
     await browser.close();
   }

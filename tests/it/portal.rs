@@ -13,6 +13,7 @@ mod integrations;
 mod mappings;
 mod networks;
 mod privileges;
+mod staff;
 
 use crate::support::{test_app, TestApp};
 use axum::body::Body;

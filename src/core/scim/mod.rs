@@ -232,6 +232,26 @@ impl Core {
         })
     }
 
+    /// `GET /orgs/{org}/scim-tokens` and the portal's list: org read-only access or more
+    /// (403 `org_read_required`), then the organization's tokens.
+    pub async fn api_list_scim_tokens(
+        &self,
+        call: &super::manage::OrgCall,
+    ) -> Result<Vec<ScimTokenView>> {
+        require_scim_reader(call)?;
+        self.list_scim_tokens(&call.org).await
+    }
+
+    /// `GET /orgs/{org}/scim-tokens/{id}`: the list's read rule, then one token.
+    pub async fn api_get_scim_token(
+        &self,
+        call: &super::manage::OrgCall,
+        id: &str,
+    ) -> Result<ScimTokenView> {
+        require_scim_reader(call)?;
+        self.get_scim_token(&call.org, id).await
+    }
+
     pub async fn list_scim_tokens(&self, tenant: &Tenant) -> Result<Vec<ScimTokenView>> {
         let mut conn = self.store.conn().await?;
         Ok(rows::list_tokens(&mut conn, &tenant.id)
@@ -471,6 +491,17 @@ pub(crate) fn group_name(doc: &str) -> String {
                 .map(str::to_string)
         })
         .unwrap_or_default()
+}
+
+/// The read rule of SCIM tokens: org read-only access or more.
+fn require_scim_reader(call: &super::manage::OrgCall) -> Result<()> {
+    if call.eff.org_access == crate::authz::OrgAccess::None {
+        return Err(Error::forbidden(
+            "org_read_required",
+            "SCIM tokens need org read-only access",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

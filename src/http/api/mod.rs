@@ -6,6 +6,7 @@ mod audit;
 mod clients;
 mod customers;
 mod delegations;
+mod federation;
 mod mappings;
 mod networks;
 pub mod openapi;
@@ -87,6 +88,7 @@ pub fn routes() -> Router<AppState> {
         .merge(clients::routes())
         .merge(scim_tokens::routes())
         .merge(saml_sps::routes())
+        .merge(federation::routes())
         .merge(sessions::routes())
         .merge(customers::routes())
 }

@@ -290,6 +290,30 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "get",
+        "/api/v1/orgs/{org}/federation",
+        "List upstream identity providers (federation)",
+        "federation",
+    ),
+    (
+        "post",
+        "/api/v1/orgs/{org}/federation",
+        "Add an upstream identity provider",
+        "federation",
+    ),
+    (
+        "get",
+        "/api/v1/orgs/{org}/federation/{id}",
+        "An upstream identity provider",
+        "federation",
+    ),
+    (
+        "delete",
+        "/api/v1/orgs/{org}/federation/{id}",
+        "Remove an upstream identity provider",
+        "federation",
+    ),
+    (
+        "get",
         "/api/v1/orgs/{org}/scim-tokens",
         "List SCIM tokens",
         "scim-tokens",

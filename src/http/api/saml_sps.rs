@@ -1,6 +1,7 @@
 //! `/api/v1/orgs/{org}/saml-sps...` (api.md "integrations"): SAML service providers,
-//! registered from their metadata XML. Org read-only access lists them, org full access
-//! registers and deletes them.
+//! registered from their metadata XML or from a metadata URL fetched once (https only,
+//! no private addresses unless `serve --allow-insecure-fetch`). Org read-only access lists
+//! them, org full access registers and deletes them.
 
 use super::org_call;
 use crate::app::AppState;
@@ -23,7 +24,9 @@ pub fn routes() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct NewSp {
     /// The SP's metadata document (an md:EntityDescriptor), as XML text.
-    pub metadata: String,
+    pub metadata: Option<String>,
+    /// Or where to fetch it from, once.
+    pub metadata_url: Option<String>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -53,8 +56,20 @@ pub async fn create(
     let call = org_call(&s, &caller, &org).await?;
     // Privileges first: a caller who may not register learns nothing from parsing.
     call.require_org_full("register service providers")?;
-    let new = crate::saml::parse_sp_metadata(&body.metadata)
-        .map_err(|m| Error::invalid("invalid_metadata", m))?;
+    let new = match (body.metadata, body.metadata_url) {
+        (Some(xml), None) => crate::saml::parse_sp_metadata(&xml)
+            .map_err(|m| Error::invalid("invalid_metadata", m))?,
+        (None, Some(url)) => crate::saml::fetch_sp_metadata(&url, s.core.allow_insecure_fetch)
+            .await
+            .map_err(|m| Error::invalid("invalid_metadata_url", m))?,
+        _ => {
+            return Err(Error::invalid(
+                "invalid_metadata",
+                "give either metadata (XML) or metadata_url",
+            )
+            .into())
+        }
+    };
     let sp = s.core.api_register_saml_sp(&call, new).await?;
     Ok(resource(StatusCode::CREATED, to_value(&sp)))
 }

@@ -4,8 +4,6 @@
 
 use super::{org_call, ListQuery};
 use crate::app::AppState;
-use crate::authz::OrgAccess;
-use crate::core::Error;
 use crate::http::error::ApiError;
 use crate::http::extract::{paginate, resource, to_value, AppJson, AppQuery, Caller};
 use axum::extract::{Path, State};
@@ -34,16 +32,6 @@ fn default_name() -> String {
     "directory".into()
 }
 
-fn require_reader(call: &crate::core::manage::OrgCall) -> Result<(), Error> {
-    if call.eff.org_access == OrgAccess::None {
-        return Err(Error::forbidden(
-            "org_read_required",
-            "SCIM tokens need org read-only access",
-        ));
-    }
-    Ok(())
-}
-
 pub async fn list(
     State(s): State<AppState>,
     caller: Caller,
@@ -51,8 +39,7 @@ pub async fn list(
     AppQuery(q): AppQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
     let call = org_call(&s, &caller, &org).await?;
-    require_reader(&call)?;
-    let mut items = s.core.list_scim_tokens(&call.org).await?;
+    let mut items = s.core.api_list_scim_tokens(&call).await?;
     if let Some(q) = q.q.as_deref().map(str::to_lowercase) {
         items.retain(|t| t.name.to_lowercase().contains(&q));
     }
@@ -65,8 +52,7 @@ pub async fn get_one(
     Path((org, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let call = org_call(&s, &caller, &org).await?;
-    require_reader(&call)?;
-    let t = s.core.get_scim_token(&call.org, &id).await?;
+    let t = s.core.api_get_scim_token(&call, &id).await?;
     Ok(resource(StatusCode::OK, to_value(&t)))
 }
 

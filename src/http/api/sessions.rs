@@ -57,10 +57,9 @@ async fn rotate(
     AppQuery(q): AppQuery<RotateQuery>,
 ) -> Result<Response, ApiError> {
     let call = org_call(&s, &caller, &org).await?;
-    call.require_org_full("rotate signing keys")?;
     let ids = s
         .core
-        .rotate_keys(&call.org, q.immediate.unwrap_or(false))
+        .api_rotate_keys(&call, q.immediate.unwrap_or(false))
         .await?;
     Ok(Json(serde_json::json!({"keys": ids})).into_response())
 }
