@@ -155,6 +155,22 @@ fn msp_bundle(role: &str) -> Option<(OrgAccess, bool, &'static [Grant])> {
     })
 }
 
+/// The MSP role table of privileges.md as a plain bundle, for a role mapping of an MSP's
+/// own tenant that names an MSP role: its holders get this bundle, as that mapped role, in
+/// every customer the mapping's scope covers. `None` for a name that is not an MSP role.
+pub fn msp_role_bundle(role: &str) -> Option<Bundle> {
+    let (org_access, helpdesk, grants) = msp_bundle(role)?;
+    Some(Bundle {
+        org_access: Some(org_access),
+        org_roles: if helpdesk {
+            vec![HELPDESK.to_string()]
+        } else {
+            Vec::new()
+        },
+        grants: grants.to_vec(),
+    })
+}
+
 fn bundle<'a>(source: SourceRef<'a>, b: &'a Bundle) -> Active<'a> {
     Active {
         source,
@@ -222,6 +238,37 @@ mod tests {
             assert!(msp_bundle(role).is_some(), "{role}");
         }
         assert!(msp_bundle("technician").is_none());
+    }
+
+    #[test]
+    fn a_mapped_msp_role_gives_what_the_role_gives() {
+        for role in super::super::MSP_ROLES {
+            let Some(b) = msp_role_bundle(role) else {
+                assert!(msp_bundle(role).is_none(), "{role}");
+                continue;
+            };
+            let as_role = AdminInput {
+                msp_role: Some(MspRoleInput {
+                    role: role.to_string(),
+                    in_scope: true,
+                }),
+                ..Default::default()
+            };
+            let as_mapping = AdminInput {
+                mapped_roles: vec![MappedRole {
+                    name: "staff".into(),
+                    bundle: b,
+                }],
+                ..Default::default()
+            };
+            let norm = |a: &AdminInput| {
+                active_bundles(a, 0)
+                    .map(|x| (x.org_access, x.helpdesk, x.grants.to_vec()))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(norm(&as_role), norm(&as_mapping), "{role}");
+        }
+        assert!(msp_role_bundle("technician").is_none());
     }
 
     #[test]

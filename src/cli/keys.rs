@@ -14,12 +14,23 @@ pub enum KeysCommand {
         tenant: String,
         #[arg(long)]
         now: bool,
+        /// Rotate the tenant's SAML signing key and certificate instead: it signs at once,
+        /// and the metadata keeps the previous certificate for 14 days.
+        #[arg(long, conflicts_with = "now")]
+        saml: bool,
     },
 }
 
 pub async fn run(core: &Core, cmd: KeysCommand) -> Result<()> {
-    let KeysCommand::Rotate { tenant, now } = cmd;
+    let KeysCommand::Rotate { tenant, now, saml } = cmd;
     let t = core.find_tenant(&tenant).await?;
+    if saml {
+        let id = core
+            .rotate_saml_key(&t, &crate::core::audit::Actor::cli(), None)
+            .await?;
+        print_json(&serde_json::json!({"tenant": tenant, "saml_key": id}));
+        return Ok(());
+    }
     let ids = core.rotate_keys(&t, now).await?;
     print_json(&serde_json::json!({"tenant": tenant, "keys": ids, "immediate": now}));
     Ok(())

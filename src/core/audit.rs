@@ -15,6 +15,8 @@ use crate::store::{audit as rows, Conn};
 use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 
 pub const CHECKPOINT_EVERY: i64 = 100;
 pub const CHECKPOINT_SECONDS: i64 = 600;
@@ -73,6 +75,24 @@ fn checkpoint_message(tenant: &TenantId, seq: i64, hash: &str) -> Vec<u8> {
     format!("tenantry audit checkpoint v1\n{tenant}\n{seq}\n{hash}").into_bytes()
 }
 
+/// The head each tenant's chain had after this process's last append: (seq, hash, when
+/// the newest checkpoint was signed). A hint only: an append first tries to advance the
+/// head from it in one statement that checks seq and hash, and falls back to reading the
+/// head when another process, a rolled-back transaction or an edit moved it.
+type CachedHead = (i64, String, Option<i64>);
+static HEADS: LazyLock<Mutex<HashMap<String, CachedHead>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn cached_head(tenant: &TenantId) -> Option<CachedHead> {
+    HEADS.lock().ok()?.get(tenant.as_str()).cloned()
+}
+
+fn cache_head(tenant: &TenantId, head: CachedHead) {
+    if let Ok(mut heads) = HEADS.lock() {
+        heads.insert(tenant.as_str().to_string(), head);
+    }
+}
+
 /// Append one entry to the tenant's chain, inside the caller's transaction.
 pub async fn append(
     keys: &MasterKey,
@@ -83,13 +103,8 @@ pub async fn append(
     now: i64,
     request_id: Option<&str>,
 ) -> Result<i64> {
-    let rows::Head {
-        seq,
-        prev_hash,
-        last_checkpoint_at,
-    } = rows::advance_head(conn, tenant).await?;
     let mut entry = rows::EntryRow {
-        seq,
+        seq: 0,
         at: now,
         actor: actor.id.clone(),
         actor_msp: actor.msp.clone(),
@@ -99,19 +114,46 @@ pub async fn append(
         before_state: change.before.map(|v| v.to_string()),
         after_state: change.after.map(|v| v.to_string()),
         request_id: request_id.map(str::to_string),
-        prev_hash: prev_hash.clone(),
+        prev_hash: String::new(),
         hash: String::new(),
     };
-    entry.hash = hash_entry(&prev_hash, &entry);
-    rows::insert_entry(conn, tenant, &entry).await?;
+    let mut appended = None;
+    if let Some((seq, hash, last_checkpoint_at)) = cached_head(tenant) {
+        entry.seq = seq + 1;
+        entry.hash = hash_entry(&hash, &entry);
+        entry.prev_hash = hash;
+        if rows::advance_head_from(conn, tenant, seq, &entry.prev_hash, &entry.hash).await? {
+            rows::insert_entry_row(conn, tenant, &entry).await?;
+            appended = Some(last_checkpoint_at);
+        }
+    }
+    let last_checkpoint_at = match appended {
+        Some(at) => at,
+        None => {
+            let rows::Head {
+                seq,
+                prev_hash,
+                last_checkpoint_at,
+            } = rows::advance_head(conn, tenant).await?;
+            entry.seq = seq;
+            entry.hash = hash_entry(&prev_hash, &entry);
+            entry.prev_hash = prev_hash;
+            rows::insert_entry(conn, tenant, &entry).await?;
+            last_checkpoint_at
+        }
+    };
+    let seq = entry.seq;
     let due = match last_checkpoint_at {
         _ if seq % CHECKPOINT_EVERY == 0 => true,
         Some(at) => now - at >= CHECKPOINT_SECONDS,
         None => false,
     };
+    let mut checkpointed = last_checkpoint_at;
     if due {
         checkpoint(keys, conn, tenant, seq, &entry.hash, now).await?;
+        checkpointed = Some(now);
     }
+    cache_head(tenant, (seq, entry.hash, checkpointed));
     Ok(seq)
 }
 

@@ -190,6 +190,21 @@ impl Core {
                     msp_role: Some(s.role),
                 });
             }
+            // MSP staff from the MSP's own directory, by a mapping naming an MSP role.
+            let mapped = crate::store::mappings::msp_mapped_staff(conn, &msp.id).await?;
+            for (user, role, scope) in mapped {
+                let covers = super::privileges::msp_scope_covers(&role, scope.as_deref(), &org.id);
+                if covers && !out.iter().any(|a| a.home.id == msp.id && a.user_id == user) {
+                    out.push(AdminRef {
+                        id: user.clone(),
+                        home: msp.clone(),
+                        user_id: user,
+                        membership: None,
+                        designations: vec!["msp"],
+                        msp_role: Some(role),
+                    });
+                }
+            }
             for user in priv_rows::active_delegates(conn, &org.id, self.clock.now()).await? {
                 match out
                     .iter_mut()

@@ -47,9 +47,10 @@ impl MappingSource {
 
 /// A role mapping as the admin API shows it.
 ///
-/// On an MSP tenant `msp_role`/`msp_scope` are stored for the federation work that maps
-/// MSP staff from the MSP's own directory; the privilege engine does not read them yet
-/// (today only `bundle` counts, as a mapped role in the tenant itself).
+/// On an MSP tenant `msp_role`/`msp_scope` make the mapping's holders MSP staff from the
+/// MSP's own directory: in every customer the scope covers they get that MSP role's
+/// bundle, explained as this mapped role (core::privileges::admin_input); `bundle` counts
+/// in the MSP tenant itself (plus org full there for a mapped super-user).
 #[derive(Debug, Clone, Serialize)]
 pub struct MappingResource {
     pub id: String,
@@ -306,12 +307,18 @@ async fn check_msp(
     Ok((Some(role.to_string()), Some(stored.to_string())))
 }
 
-/// Rule 5 for MSP roles: only an MSP super-user, who holds every role everywhere,
-/// hands one out.
+/// Rule 5 for MSP roles: only an MSP super-user (by staff role, or by a mapping of the
+/// MSP's own directory naming super-user), who holds every role everywhere, hands one out.
 async fn require_super_user(conn: &mut Conn, call: &OrgCall) -> Result<()> {
-    let role = priv_rows::staff_role(conn, &call.org.id, &call.principal.user_id).await?;
-    if call.principal.home.id == call.org.id && role.is_some_and(|r| r.role == "super-user") {
-        return Ok(());
+    let (org, user) = (&call.org.id, &call.principal.user_id);
+    if call.principal.home.id == *org {
+        let role = priv_rows::staff_role(conn, org, user).await?;
+        let mapped = rows::msp_roles_of_user(conn, org, user).await?;
+        if role.is_some_and(|r| r.role == "super-user")
+            || mapped.iter().any(|(_, r, _)| r == "super-user")
+        {
+            return Ok(());
+        }
     }
     Err(exceeds(
         "only MSP super-users map directory roles to MSP roles",

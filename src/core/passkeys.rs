@@ -78,6 +78,8 @@ pub struct LoginCandidate {
     pub locked: bool,
     /// Failed sign-ins are on record: a success clears them.
     pub has_failures: bool,
+    /// (idle, absolute) seconds for the session a success starts.
+    pub session_lifetimes: (i64, i64),
 }
 
 /// What a verified assertion changed.
@@ -172,14 +174,20 @@ impl Core {
             expires_at: now + CEREMONY_SECONDS,
             created_at: now,
         };
-        let mut conn = self.store.write().await?;
-        // Expired ceremonies are refused anyway; sweeping them now and then (not on every
-        // start) keeps the table small without a second write per sign-in.
-        if SWEEP_COUNTER.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == 0 {
-            rows::sweep_ceremonies(&mut conn, &tenant.id, now).await?;
-        }
-        rows::insert_ceremony(&mut conn, &tenant.id, &row).await?;
-        Ok(row.id)
+        let store = self.store.clone();
+        let tenant_id = tenant.id.clone();
+        self.store
+            .on_writer(async move {
+                let mut conn = store.write().await?;
+                // Expired ceremonies are refused anyway; sweeping them now and then (not on
+                // every start) keeps the table small without a second write per sign-in.
+                if SWEEP_COUNTER.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == 0 {
+                    rows::sweep_ceremonies(&mut conn, &tenant_id, now).await?;
+                }
+                rows::insert_ceremony(&mut conn, &tenant_id, &row).await?;
+                Ok(row.id)
+            })
+            .await
     }
 
     /// Take a ceremony (it is deleted whatever happens next). Returns (user, state) when
@@ -194,8 +202,16 @@ impl Core {
         if id.len() > 100 {
             return Ok(None);
         }
-        let mut conn = self.store.write().await?;
-        let Some(row) = rows::take_ceremony(&mut conn, &tenant.id, id, kind.as_str()).await? else {
+        let store = self.store.clone();
+        let (tenant_id, id) = (tenant.id.clone(), id.to_string());
+        let taken = self
+            .store
+            .on_writer(async move {
+                let mut conn = store.write().await?;
+                rows::take_ceremony(&mut conn, &tenant_id, &id, kind.as_str()).await
+            })
+            .await?;
+        let Some(row) = taken else {
             return Ok(None);
         };
         if row.expires_at <= self.clock.now() {
@@ -300,6 +316,7 @@ impl Core {
             passkey: c.passkey,
             locked: c.status != "active" || c.locked_until.is_some_and(|t| t > now),
             has_failures: c.has_failures != 0,
+            session_lifetimes: super::sessions::lifetimes(&super::settings::parse(&c.settings)),
         }))
     }
 
@@ -313,62 +330,75 @@ impl Core {
         request_id: Option<&str>,
     ) -> Result<(Session, String)> {
         let now = self.clock.now();
-        let lifetimes = self.session_lifetimes(tenant).await?;
-        let mut tx = self.store.begin().await?;
-        let recorded = rows::record_use(
-            &mut tx,
-            &tenant.id,
-            &candidate.passkey_id,
-            &assertion.passkey,
-            assertion.counter,
-            assertion.backup_eligible,
-            assertion.backup_state,
-            now,
-        )
-        .await?;
-        if !recorded {
-            drop(tx);
-            self.login_failed(
-                tenant,
-                Some(&candidate.user_id),
-                LoginFailure::CounterRegression,
-                request_id,
-            )
+        let core = self.clone();
+        let (t, c) = (tenant.clone(), candidate.clone());
+        let rid = request_id.map(str::to_string);
+        let done = self
+            .store
+            .on_writer(async move {
+                let mut tx = core.store.begin().await?;
+                let recorded = rows::record_use(
+                    &mut tx,
+                    &t.id,
+                    &c.passkey_id,
+                    &assertion.passkey,
+                    assertion.counter,
+                    assertion.backup_eligible,
+                    assertion.backup_state,
+                    now,
+                )
+                .await?;
+                if !recorded {
+                    return Ok(None);
+                }
+                if c.has_failures {
+                    rows::reset_failures(&mut tx, &t.id, &c.user_id).await?;
+                }
+                audit::append(
+                    &core.keys,
+                    &mut tx,
+                    &t.id,
+                    &actor(Some(&c.user_id)),
+                    Change {
+                        action: "login.passkey",
+                        target: format!("user:{}", c.user_id),
+                        before: None,
+                        after: Some(json!({"passkey": c.passkey_id})),
+                    },
+                    now,
+                    rid.as_deref(),
+                )
+                .await?;
+                // The session commits with the counter and the audit entry: one commit
+                // per sign-in.
+                let session = core
+                    .insert_session(
+                        &mut tx,
+                        &t,
+                        &c.user_id,
+                        &["webauthn"],
+                        None,
+                        None,
+                        c.session_lifetimes,
+                    )
+                    .await?;
+                tx.commit().await.map_err(store::db)?;
+                Ok(Some(session))
+            })
             .await?;
-            return Err(regression());
+        match done {
+            Some(session) => Ok(session),
+            None => {
+                self.login_failed(
+                    tenant,
+                    Some(&candidate.user_id),
+                    LoginFailure::CounterRegression,
+                    request_id,
+                )
+                .await?;
+                Err(regression())
+            }
         }
-        if candidate.has_failures {
-            rows::reset_failures(&mut tx, &tenant.id, &candidate.user_id).await?;
-        }
-        audit::append(
-            &self.keys,
-            &mut tx,
-            &tenant.id,
-            &actor(Some(&candidate.user_id)),
-            Change {
-                action: "login.passkey",
-                target: format!("user:{}", candidate.user_id),
-                before: None,
-                after: Some(json!({"passkey": candidate.passkey_id})),
-            },
-            now,
-            request_id,
-        )
-        .await?;
-        // The session commits with the counter and the audit entry: one commit per sign-in.
-        let session = self
-            .insert_session(
-                &mut tx,
-                tenant,
-                &candidate.user_id,
-                &["webauthn"],
-                None,
-                None,
-                lifetimes,
-            )
-            .await?;
-        tx.commit().await.map_err(store::db)?;
-        Ok(session)
     }
 
     /// An assertion that named one of `user`'s credentials failed: count it (locking at

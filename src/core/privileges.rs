@@ -8,7 +8,9 @@ use crate::authz::{
     OrgAccess, OrgModel, PortPrivilegeDef,
 };
 use crate::ids::TenantId;
-use crate::store::{networks as net_rows, privileges as rows, users as user_rows, Conn};
+use crate::store::{
+    mappings as map_rows, networks as net_rows, privileges as rows, users as user_rows, Conn,
+};
 use crate::tenancy::{Tenant, TenantKind};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -132,6 +134,18 @@ impl Core {
                     bundle: bundle_from_json(&bundle),
                 })
                 .collect();
+            // A mapping of the MSP's own tenant naming the super-user role makes its
+            // holders super-users there too: org full in the MSP itself.
+            if org.kind == TenantKind::Msp {
+                for (name, role, _) in map_rows::msp_roles_of_user(conn, &org.id, user_id).await? {
+                    if role != "super-user" {
+                        continue;
+                    }
+                    if let Some(m) = input.mapped_roles.iter_mut().find(|m| m.name == name) {
+                        m.bundle.org_access = Some(OrgAccess::Full);
+                    }
+                }
+            }
             // Inside the MSP itself, super-users hold org full (decisions.md, Foundation).
             if org.kind == TenantKind::Msp {
                 if let Some(s) = rows::staff_role(conn, &org.id, user_id).await? {
@@ -152,6 +166,17 @@ impl Core {
                     role: s.role,
                     in_scope,
                 });
+            }
+            // MSP staff from the MSP's own directory (SCIM groups, federation claims):
+            // each mapping naming an MSP role whose scope covers this customer counts as
+            // that role, explained as the mapped role.
+            for (name, role, scope) in map_rows::msp_roles_of_user(conn, home, user_id).await? {
+                if !msp_scope_covers(&role, scope.as_deref(), &org.id) {
+                    continue;
+                }
+                if let Some(bundle) = authz::sources::msp_role_bundle(&role) {
+                    input.mapped_roles.push(MappedRole { name, bundle });
+                }
             }
             input.delegations = rows::delegations_of(conn, &org.id, user_id)
                 .await?
@@ -188,6 +213,21 @@ impl Core {
             return Err(Error::NotFound);
         }
         Ok((model, input, eff))
+    }
+}
+
+/// Whether a role mapping's MSP scope (`"all"` or a JSON list of customer tenant ids)
+/// covers `customer`; a super-user's covers every customer of the MSP.
+pub fn msp_scope_covers(role: &str, scope: Option<&str>, customer: &TenantId) -> bool {
+    if role == "super-user" {
+        return true;
+    }
+    match scope.and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok()) {
+        Some(serde_json::Value::String(s)) => s == "all",
+        Some(serde_json::Value::Array(ids)) => {
+            ids.iter().any(|i| i.as_str() == Some(customer.as_str()))
+        }
+        _ => false,
     }
 }
 

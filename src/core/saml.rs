@@ -27,8 +27,14 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 pub const PURPOSE: &str = "saml";
 const ALG: &str = "RS256";
-/// Certificate validity; rotation (a later slice) replaces keys well before it ends.
+/// Certificate validity; rotation by age replaces keys well before it ends.
 const CERT_DAYS: i64 = 730;
+/// A key older than this is replaced on its next use (half the certificate's validity).
+pub const SAML_ROTATE_AFTER: i64 = 365 * 24 * 3600;
+/// After a rotation the previous certificate stays in the metadata this long, so that an
+/// SP that refreshes its metadata meanwhile accepts responses signed by either key (other
+/// processes may sign with the previous key until their cache re-checks).
+pub const SAML_OVERLAP: i64 = 14 * 24 * 3600;
 /// Assertion lifetime (security.md: SAML assertion 5 min).
 pub const ASSERTION_TTL: i64 = 300;
 /// How long a request id is remembered; older requests are refused by their IssueInstant.
@@ -44,9 +50,21 @@ pub struct SamlKey {
     pub id: String,
     pub private_der: Vec<u8>,
     pub cert_der: Vec<u8>,
+    /// The certificates the metadata publishes: this key's first, then those of keys
+    /// retired less than `SAML_OVERLAP` ago, newest first.
+    pub published: Vec<Vec<u8>>,
 }
 
-static KEYS: LazyLock<Mutex<HashMap<TenantId, Arc<SamlKey>>>> = LazyLock::new(Default::default);
+/// A tenant's loaded key, valid while the tenant's version (bumped by a rotation in any
+/// process) is unchanged and until the next time-based change (rotation by age, end of an
+/// overlap).
+struct CachedKey {
+    version: i64,
+    recheck_at: i64,
+    key: Arc<SamlKey>,
+}
+
+static KEYS: LazyLock<Mutex<HashMap<TenantId, CachedKey>>> = LazyLock::new(Default::default);
 
 /// An assertion consumer service of an SP.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -153,53 +171,138 @@ fn generate_key(issuer: &str, now: i64) -> Result<(Vec<u8>, Vec<u8>)> {
 
 impl Core {
     /// The tenant's SAML signing key and certificate, generated on first use (a concurrent
-    /// process may win the unique index; then its key is the one used), cached in memory.
+    /// process may win the unique index; then its key is the one used) and replaced when
+    /// older than `SAML_ROTATE_AFTER`; cached in memory.
     pub async fn saml_key(&self, tenant: &Tenant) -> Result<Arc<SamlKey>> {
-        if let Some(k) = KEYS.lock().ok().and_then(|m| m.get(&tenant.id).cloned()) {
+        let now = self.clock.now();
+        if let Some(k) = KEYS.lock().ok().and_then(|m| {
+            m.get(&tenant.id)
+                .filter(|c| c.version == tenant.version && now < c.recheck_at)
+                .map(|c| c.key.clone())
+        }) {
             return Ok(k);
         }
         let mut conn = self.store.conn().await?;
-        let mut row = key_rows::active(&mut conn, &tenant.id, PURPOSE, ALG).await?;
+        let mut rows = key_rows::all_of(&mut conn, &tenant.id, PURPOSE).await?;
         drop(conn);
-        if row.is_none() {
-            let now = self.clock.now();
-            let issuer = self.issuer(&tenant.name);
-            let (der, cert) = tokio::task::spawn_blocking(move || generate_key(&issuer, now))
-                .await
-                .map_err(|e| Error::internal(format!("key generation task: {e}")))??;
-            let id = SigningKeyId::generate().to_string();
-            let new = key_rows::KeyRow {
-                private_key: self.keys.seal(&seal_ctx(&tenant.id, &id), &der)?,
-                id,
-                purpose: PURPOSE.into(),
-                alg: ALG.into(),
-                public_key: base64::engine::general_purpose::STANDARD.encode(&cert),
-                state: "active".into(),
-                created_at: now,
-            };
-            let mut conn = self.store.conn().await?;
-            match key_rows::insert_active(&mut conn, &tenant.id, &new).await {
-                Ok(()) | Err(Error::Conflict { .. }) => {}
-                Err(e) => return Err(e),
+        let active = rows.iter().find(|k| k.state == "active" && k.alg == ALG);
+        match active {
+            None => {
+                let new = self.new_saml_key_row(tenant, now).await?;
+                let mut conn = self.store.conn().await?;
+                match key_rows::insert_active(&mut conn, &tenant.id, &new).await {
+                    Ok(()) | Err(Error::Conflict { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+                rows = key_rows::all_of(&mut conn, &tenant.id, PURPOSE).await?;
             }
-            row = key_rows::active(&mut conn, &tenant.id, PURPOSE, ALG).await?;
+            Some(a) if a.activated_at.unwrap_or(a.created_at) + SAML_ROTATE_AFTER <= now => {
+                self.rotate_saml_key(tenant, &Actor::cli(), None).await?;
+                let mut conn = self.store.conn().await?;
+                rows = key_rows::all_of(&mut conn, &tenant.id, PURPOSE).await?;
+            }
+            Some(_) => {}
         }
-        let row = row.ok_or_else(|| Error::internal("SAML key vanished"))?;
+        let row = rows
+            .iter()
+            .find(|k| k.state == "active" && k.alg == ALG)
+            .ok_or_else(|| Error::internal("SAML key vanished"))?;
         let private_der = self
             .keys
             .open(&seal_ctx(&tenant.id, &row.id), &row.private_key)?;
-        let cert_der = base64::engine::general_purpose::STANDARD
-            .decode(&row.public_key)
-            .map_err(|e| Error::internal(format!("stored SAML certificate: {e}")))?;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let decode = |text: &str| {
+            b64.decode(text)
+                .map_err(|e| Error::internal(format!("stored SAML certificate: {e}")))
+        };
+        let cert_der = decode(&row.public_key)?;
+        let mut recheck_at = row.activated_at.unwrap_or(row.created_at) + SAML_ROTATE_AFTER;
+        let mut previous: Vec<&key_rows::FullKeyRow> = rows
+            .iter()
+            .filter(|k| {
+                k.state == "retired" && k.retired_at.is_some_and(|r| r + SAML_OVERLAP > now)
+            })
+            .collect();
+        previous.sort_by_key(|k| std::cmp::Reverse(k.retired_at));
+        let mut published = vec![cert_der.clone()];
+        for k in previous {
+            recheck_at = recheck_at.min(k.retired_at.unwrap_or(0) + SAML_OVERLAP);
+            published.push(decode(&k.public_key)?);
+        }
         let key = Arc::new(SamlKey {
-            id: row.id,
+            id: row.id.clone(),
             private_der,
             cert_der,
+            published,
         });
         if let Ok(mut m) = KEYS.lock() {
-            m.insert(tenant.id.clone(), key.clone());
+            m.insert(
+                tenant.id.clone(),
+                CachedKey {
+                    version: tenant.version,
+                    recheck_at,
+                    key: key.clone(),
+                },
+            );
         }
         Ok(key)
+    }
+
+    async fn new_saml_key_row(&self, tenant: &Tenant, now: i64) -> Result<key_rows::KeyRow> {
+        let issuer = self.issuer(&tenant.name);
+        let (der, cert) = tokio::task::spawn_blocking(move || generate_key(&issuer, now))
+            .await
+            .map_err(|e| Error::internal(format!("key generation task: {e}")))??;
+        let id = SigningKeyId::generate().to_string();
+        Ok(key_rows::KeyRow {
+            private_key: self.keys.seal(&seal_ctx(&tenant.id, &id), &der)?,
+            id,
+            purpose: PURPOSE.into(),
+            alg: ALG.into(),
+            public_key: base64::engine::general_purpose::STANDARD.encode(&cert),
+            state: "active".into(),
+            created_at: now,
+        })
+    }
+
+    /// A new SAML signing key and certificate (`tenantry keys rotate --saml`, and by age):
+    /// it signs at once; the previous certificate stays in the metadata for
+    /// `SAML_OVERLAP`. Returns the new key's id.
+    pub async fn rotate_saml_key(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor,
+        request_id: Option<&str>,
+    ) -> Result<String> {
+        let now = self.clock.now();
+        let row = self.new_saml_key_row(tenant, now).await?;
+        let mut tx = self.store.begin().await?;
+        if !tenant_rows::bump_version(&mut tx, &tenant.id).await? {
+            return Err(Error::NotFound);
+        }
+        key_rows::insert_next(&mut tx, &tenant.id, &row).await?;
+        key_rows::promote(&mut tx, &tenant.id, PURPOSE, ALG, &row.id, now).await?;
+        audit::append(
+            &self.keys,
+            &mut tx,
+            &tenant.id,
+            actor,
+            Change {
+                action: "saml_key.rotate",
+                target: format!("key:{}", row.id),
+                before: None,
+                after: Some(json!({"purpose": PURPOSE, "alg": ALG})),
+            },
+            now,
+            request_id,
+        )
+        .await?;
+        tx.commit().await.map_err(store::db)?;
+        if let Ok(mut m) = KEYS.lock() {
+            m.remove(&tenant.id);
+        }
+        self.tenants.invalidate();
+        Ok(row.id)
     }
 
     /// Register an SP from its parsed metadata; its entityID is unique per tenant.

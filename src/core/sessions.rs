@@ -102,10 +102,7 @@ impl Core {
     pub(crate) async fn session_lifetimes(&self, tenant: &Tenant) -> Result<(i64, i64)> {
         let mut conn = self.store.conn().await?;
         let (_, settings) = super::settings::load(&mut conn, tenant).await?;
-        Ok((
-            i64::from(settings.login.session_idle_minutes) * 60,
-            i64::from(settings.login.session_absolute_hours) * 3600,
-        ))
+        Ok(lifetimes(&settings))
     }
 
     /// [`Self::create_session_until`] on a given connection or transaction (a sign-in
@@ -357,4 +354,12 @@ impl Core {
         .await?;
         tx.commit().await.map_err(store::db)
     }
+}
+
+/// Session lifetimes (idle, absolute) in seconds under a tenant's settings.
+pub(crate) fn lifetimes(settings: &super::settings::Settings) -> (i64, i64) {
+    (
+        i64::from(settings.login.session_idle_minutes) * 60,
+        i64::from(settings.login.session_absolute_hours) * 3600,
+    )
 }

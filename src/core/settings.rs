@@ -115,7 +115,12 @@ pub async fn load(conn: &mut Conn, tenant: &Tenant) -> Result<(String, Settings)
     let (display, text) = rows::settings(conn, &tenant.id)
         .await?
         .ok_or(Error::NotFound)?;
-    Ok((display, serde_json::from_str(&text).unwrap_or_default()))
+    Ok((display, parse(&text)))
+}
+
+/// A stored settings document, defaults filled in.
+pub fn parse(text: &str) -> Settings {
+    serde_json::from_str(text).unwrap_or_default()
 }
 
 impl Core {

@@ -34,6 +34,93 @@ pub fn routes() -> Router<AppState> {
         .route("/saml/sp/acs", axum::routing::post(saml_routes::acs))
 }
 
+/// The address a request came from (the TCP peer), `unknown` without one.
+pub(crate) struct ClientAddr(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or_else(|| "unknown".into(), |c| c.0.ip().to_string()),
+        ))
+    }
+}
+
+/// Marks a refusal the browser's side caused (a bad state, a forged or refused answer),
+/// which counts toward the per-address failure limit; an unreachable or misconfigured
+/// upstream does not.
+#[derive(Clone, Copy, Debug)]
+struct CountsAsFailure;
+
+/// Mark `resp`, the page of a refusal with `code`, as a failure of the client's address.
+pub(crate) fn counted(mut resp: Response, code: &str) -> Response {
+    let ours = matches!(
+        code,
+        "upstream_unreachable" | "bad_configuration" | "upstream_unusable" | "internal"
+    );
+    if !ours && !resp.status().is_server_error() {
+        resp.extensions_mut().insert(CountsAsFailure);
+    }
+    resp
+}
+
+/// The per-address failure limit of sign-in (shared with passkey sign-in, security.md):
+/// an address that used up its failures is refused (429, audited) before anything else;
+/// a refused step counts one more.
+pub(crate) async fn limited(
+    s: &AppState,
+    tenant: &Tenant,
+    client: &str,
+    rid: &RequestId,
+    step: impl std::future::Future<Output = Response>,
+) -> Response {
+    match s.core.client_rate_limited(tenant, client).await {
+        Ok(false) => {}
+        Ok(true) => {
+            let audited = s
+                .core
+                .audit_refusal(
+                    tenant,
+                    "login.rate_limited",
+                    None,
+                    "client_address",
+                    Some(rid.0.as_str()),
+                )
+                .await;
+            if let Err(e) = audited {
+                tracing::error!(error = %e, "auditing a rate-limited federated sign-in");
+            }
+            return error_page(
+                &tenant.display_name,
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many failed attempts from your network; try again in 15 minutes",
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "federated sign-in rate limit");
+            return error_page(
+                &tenant.display_name,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "something went wrong on our side",
+            );
+        }
+    }
+    let resp = step.await;
+    if resp.extensions().get::<CountsAsFailure>().is_some() {
+        if let Err(e) = s.core.count_client_failure(tenant, client).await {
+            tracing::error!(error = %e, "counting a refused federated sign-in");
+        }
+    }
+    resp
+}
+
 const CSP: &str = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// A refused sign-in: the status, and the reason after `error:` in `#status`.
@@ -113,7 +200,7 @@ async fn signed_in(
             {
                 tracing::error!(error = %err, "auditing a refused federated sign-in");
             }
-            return error_page(&t.display_name, status, &msg);
+            return counted(error_page(&t.display_name, status, &msg), e.code());
         }
     };
     let next = pending_id(pending.as_deref())

@@ -13,10 +13,13 @@ use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, JsonWebKey, Nonce,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 /// Why the upstream's answer was not accepted; the message is safe to show.
 #[derive(Debug)]
@@ -58,7 +61,78 @@ const ASYMMETRIC: [CoreJwsSigningAlgorithm; 10] = [
     CoreJwsSigningAlgorithm::EdDsa,
 ];
 
-async fn discover(fetcher: &Fetcher, issuer: &str) -> Result<CoreProviderMetadata, Refusal> {
+/// How long a discovery document (with its JWKS) is used before it is fetched again.
+const DISCOVERY_TTL: Duration = Duration::from_secs(600);
+/// Issuers kept at most; beyond that the oldest entry goes.
+const DISCOVERY_CACHE_MAX: usize = 1024;
+
+/// Issuer URL -> (fetched at, discovery document with its JWKS).
+type DiscoveryCache = HashMap<String, (Instant, CoreProviderMetadata)>;
+
+/// Discovery documents with their JWKS by issuer URL, in memory: a sign-in fetches them
+/// at most once per `DISCOVERY_TTL` (and once more when an ID token names a key the cached
+/// JWKS lacks: a rotated key). Public data, so one cache serves every tenant.
+fn cache() -> &'static Mutex<DiscoveryCache> {
+    static CACHE: OnceLock<Mutex<DiscoveryCache>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// The provider's metadata, from the cache unless `fresh` or older than the TTL.
+async fn discover(
+    fetcher: &Fetcher,
+    issuer: &str,
+    fresh: bool,
+) -> Result<CoreProviderMetadata, Refusal> {
+    if !fresh {
+        let cached = cache().lock().ok().and_then(|c| {
+            c.get(issuer)
+                .filter(|(at, _)| at.elapsed() < DISCOVERY_TTL)
+                .map(|(_, meta)| meta.clone())
+        });
+        if let Some(meta) = cached {
+            return Ok(meta);
+        }
+    }
+    let meta = fetch_discovery(fetcher, issuer).await?;
+    if let Ok(mut c) = cache().lock() {
+        c.retain(|_, (at, _)| at.elapsed() < DISCOVERY_TTL);
+        if c.len() >= DISCOVERY_CACHE_MAX && !c.contains_key(issuer) {
+            let oldest = c
+                .iter()
+                .min_by_key(|(_, (at, _))| *at)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                c.remove(&k);
+            }
+        }
+        c.insert(issuer.to_string(), (Instant::now(), meta.clone()));
+    }
+    Ok(meta)
+}
+
+/// Whether the JWT's header names a `kid` the JWKS lacks.
+fn unknown_kid(jwt: &str, meta: &CoreProviderMetadata) -> bool {
+    let header: Value = jwt
+        .split('.')
+        .next()
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let Some(kid) = header["kid"].as_str() else {
+        return false;
+    };
+    !meta
+        .jwks()
+        .keys()
+        .iter()
+        .any(|k| k.key_id().is_some_and(|id| id.as_str() == kid))
+}
+
+async fn fetch_discovery(fetcher: &Fetcher, issuer: &str) -> Result<CoreProviderMetadata, Refusal> {
     let url = IssuerUrl::new(issuer.to_string())
         .map_err(|_| refusal("bad_configuration", "the connection's issuer is not a URL"))?;
     let parsed = url::Url::parse(issuer)
@@ -87,7 +161,7 @@ fn short(e: &dyn std::error::Error) -> String {
     s.chars().take(300).collect()
 }
 
-fn client(
+fn client_for(
     meta: CoreProviderMetadata,
     s: &OidcSettings,
 ) -> Result<
@@ -118,8 +192,8 @@ pub async fn authorization_url(
     state: &str,
     login_hint: Option<&str>,
 ) -> Result<Outbound, Refusal> {
-    let meta = discover(fetcher, &s.issuer).await?;
-    let client = client(meta, s)?;
+    let meta = discover(fetcher, &s.issuer, false).await?;
+    let client = client_for(meta, s)?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let state = state.to_string();
     let mut req = client.authorize_url(
@@ -152,8 +226,9 @@ pub async fn finish(
     claim: &str,
     now: i64,
 ) -> Result<UpstreamUser, Refusal> {
-    let meta = discover(fetcher, &s.issuer).await?;
-    let client = client(meta, s)?;
+    let meta = discover(fetcher, &s.issuer, false).await?;
+    let jwks_known = meta.clone();
+    let client = client_for(meta, s)?;
     let http = fetcher.client_fn();
     let tokens = client
         .exchange_code(AuthorizationCode::new(code.to_string()))
@@ -180,6 +255,12 @@ pub async fn finish(
         .id_token()
         .ok_or_else(|| refusal("no_id_token", "the identity provider sent no ID token"))?;
     let clock = chrono::DateTime::<chrono::Utc>::from_timestamp(now, 0).unwrap_or_default();
+    // A key the cached JWKS lacks: the provider may have rotated; fetch once more.
+    let client = if unknown_kid(&id_token.to_string(), &jwks_known) {
+        client_for(discover(fetcher, &s.issuer, true).await?, s)?
+    } else {
+        client
+    };
     let verifier = client
         .id_token_verifier()
         .set_allowed_algs(ASYMMETRIC)

@@ -6,7 +6,7 @@
 //! audited, and changes nothing else.
 
 use super::fetch::Fetcher;
-use super::{error_page, oidc, pending_id};
+use super::{error_page, oidc, pending_id, ClientAddr};
 use crate::app::AppState;
 use crate::core::federation::{Connection, Kind};
 use crate::core::federation_login::{PendingSignIn, StateProblem, STATE_TTL};
@@ -44,7 +44,7 @@ async fn refuse(
     {
         tracing::error!(error = %e, "auditing a refused federated sign-in");
     }
-    error_page(&t.display_name, status, message)
+    super::counted(error_page(&t.display_name, status, message), code)
 }
 
 fn from_error(e: &Error) -> (StatusCode, String) {
@@ -92,8 +92,14 @@ pub async fn start(
     State(s): State<AppState>,
     CurrentTenant(t): CurrentTenant,
     Extension(rid): Extension<RequestId>,
+    ClientAddr(client): ClientAddr,
     Query(q): Query<StartQuery>,
 ) -> Response {
+    let step = start_step(s.clone(), t.clone(), rid.clone(), q);
+    super::limited(&s, &t, &client, &rid, step).await
+}
+
+async fn start_step(s: AppState, t: Arc<Tenant>, rid: RequestId, q: StartQuery) -> Response {
     let found = match (q.connection.as_deref(), q.email.as_deref()) {
         (Some(name), _) if !name.is_empty() => s.core.connection(&t, name).await.map(Some),
         (_, Some(email)) => s.core.connection_for_email(&t, email).await,
@@ -213,8 +219,21 @@ pub async fn callback(
     State(s): State<AppState>,
     CurrentTenant(t): CurrentTenant,
     Extension(rid): Extension<RequestId>,
+    ClientAddr(client): ClientAddr,
     Path(name): Path<String>,
     Query(q): Query<CallbackQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let step = callback_step(s.clone(), t.clone(), rid.clone(), name, q, headers);
+    super::limited(&s, &t, &client, &rid, step).await
+}
+
+async fn callback_step(
+    s: AppState,
+    t: Arc<Tenant>,
+    rid: RequestId,
+    name: String,
+    q: CallbackQuery,
     headers: HeaderMap,
 ) -> Response {
     let connection = match s.core.connection(&t, &name).await {

@@ -17,6 +17,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Our entityID toward upstream IdPs and our ACS.
 fn sp_urls(s: &AppState, t: &Tenant) -> (String, String) {
@@ -39,7 +40,10 @@ async fn refuse(
     {
         tracing::error!(error = %e, "auditing a refused federated sign-in");
     }
-    error_page(&t.display_name, StatusCode::BAD_REQUEST, message)
+    super::counted(
+        error_page(&t.display_name, StatusCode::BAD_REQUEST, message),
+        code,
+    )
 }
 
 fn broken(t: &Tenant, e: &crate::error::Error) -> Response {
@@ -112,7 +116,18 @@ pub async fn acs(
     State(s): State<AppState>,
     CurrentTenant(t): CurrentTenant,
     Extension(rid): Extension<RequestId>,
+    super::ClientAddr(client): super::ClientAddr,
     Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let step = acs_step(s.clone(), t.clone(), rid.clone(), form);
+    super::limited(&s, &t, &client, &rid, step).await
+}
+
+async fn acs_step(
+    s: AppState,
+    t: Arc<Tenant>,
+    rid: RequestId,
+    form: HashMap<String, String>,
 ) -> Response {
     let encoded = form
         .get("SAMLResponse")

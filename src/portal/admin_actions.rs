@@ -4,10 +4,10 @@
 //! `api_delete_admin`, `api_unlock_admin`, `api_resend_enrolment`), so rules 1 to 8 are
 //! core's and their refusals (e.g. 409 `last_full_admin`) are shown in place.
 
-use super::admins::{grants_of, may_add, network_grants, org_of, render, select};
-use super::kit::{back, button, error_at, hidden, lines, orgs_of, post_call};
+use super::admins::{grants_of, may_add, network_grants, render, select};
+use super::kit::{back, button, error_at, get_call, hidden, lines, orgs_of, post_call};
 use super::layout::{self, notice, Nav};
-use super::{caller, describe, field, form, query, Ctx};
+use super::{describe, field, form, Ctx};
 use crate::app::AppState;
 use crate::authz::{Grant, OrgAccess};
 use crate::core::manage::{AdminChange, AdminResource, OrgCall, UpdateOutcome};
@@ -100,14 +100,9 @@ pub async fn edit_page(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let ctx = match caller(&s.core, &t, &headers, None).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
-    let q = query(raw);
-    let call = match org_of(&s.core, &ctx, field(&q, "org")).await {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
+    let (ctx, q, call) = match get_call(&s, &t, &headers, raw).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let id = field(&q, "id").unwrap_or_default();
     render_edit(&s.core, &ctx, &call, id, StatusCode::OK, None, None).await

@@ -4,14 +4,14 @@
 //! behind `POST /api/v1/orgs/{org}/admins`, so every rule of privileges.md applies and its
 //! refusal is shown next to the form.
 
-use super::layout::{self, notice, Nav, Org};
-use super::{caller, describe, field, form, post_caller, query, Ctx, Refusal};
+use super::kit::{back as back_to, get_call, orgs_of, post_call};
+use super::layout::{self, notice, Nav};
+use super::{describe, field, form, Ctx};
 use crate::app::AppState;
 use crate::authz::{Grant, NetworkAccess, OrgAccess, Target};
 use crate::core::admins::AdminSpec;
 use crate::core::manage::{AdminFilter, AdminResource, OrgCall};
 use crate::core::networks::NetworkResource;
-use crate::core::privileges::holds_nothing;
 use crate::core::Core;
 use crate::error::Error;
 use crate::http::escape_html as esc;
@@ -19,7 +19,7 @@ use crate::http::middleware::{CurrentTenant, RequestId};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Extension;
 use std::collections::HashMap;
 
@@ -30,26 +30,6 @@ const ACCESSES: &[&str] = &[
     "guest-ambassador",
     "installer",
 ];
-
-/// The organization a request names and what the caller holds there: `org` must be this
-/// host's tenant, or on an MSP host one of its customers (`resolve_org`), and the caller
-/// must hold something there (`org_call`); anything else is "not found".
-pub(super) async fn org_of(core: &Core, ctx: &Ctx, name: Option<&str>) -> Result<OrgCall, Refusal> {
-    let org = core
-        .resolve_org(&ctx.host, name.unwrap_or(&ctx.host.name))
-        .await?;
-    let call = core
-        .org_call(&ctx.principal, &org.name, ctx.request_id.clone())
-        .await?;
-    // A signed-in user who administers nothing here (an app user) has no console.
-    if holds_nothing(&call.eff) {
-        return Err(Refusal::new(
-            StatusCode::FORBIDDEN,
-            format!("you are not an administrator of {}", org.display_name),
-        ));
-    }
-    Ok(call)
-}
 
 /// Whether the caller could add any admin here (org full, or full on some network): the
 /// form is hidden otherwise; core decides either way.
@@ -68,14 +48,9 @@ pub async fn list(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let ctx = match caller(&s.core, &t, &headers, None).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
-    let q = query(raw);
-    let call = match org_of(&s.core, &ctx, field(&q, "org")).await {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
+    let (ctx, q, call) = match get_call(&s, &t, &headers, raw).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let news = field(&q, "added")
         .filter(|e| e.len() <= 254 && e.contains('@'))
@@ -154,14 +129,7 @@ pub(super) async fn render(
     error: Option<&str>,
     row_error: Option<&str>,
 ) -> Response {
-    let orgs = layout::organizations(core, ctx).await.unwrap_or_else(|_| {
-        vec![Org {
-            name: ctx.host.name.clone(),
-            display_name: ctx.host.display_name.clone(),
-            href: "/portal".into(),
-            current: true,
-        }]
-    });
+    let orgs = orgs_of(core, ctx).await;
     let filter = filter_of(q);
     let org_name = call.org.name.clone();
     let org_select: Vec<(&str, &str)> = if ctx.on_own_msp() {
@@ -417,13 +385,9 @@ pub async fn create(
     body: Bytes,
 ) -> Response {
     let f = form(&body);
-    let ctx = match post_caller(&s.core, &t, &headers, &rid, &f).await {
+    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
         Ok(c) => c,
         Err(resp) => return resp,
-    };
-    let call = match org_of(&s.core, &ctx, field(&f, "org")).await {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
     };
     let result = async {
         let org_access = match field(&f, "org_access") {
@@ -444,12 +408,7 @@ pub async fn create(
     let mut back = HashMap::new();
     back.insert("org".to_string(), call.org.name.clone());
     match result {
-        Ok(created) => {
-            let mut to = url::form_urlencoded::Serializer::new(String::new());
-            to.append_pair("org", &call.org.name);
-            to.append_pair("added", &created.email);
-            axum::response::Redirect::to(&format!("/portal/admins?{}", to.finish())).into_response()
-        }
+        Ok(created) => back_to("/portal/admins", &call, &[("added", &created.email)]),
         Err(e) => {
             let (status, message) = describe(&e);
             let mut typed = f;

@@ -6,9 +6,9 @@
 //! are the API's filters; `action` (an action name or its prefix, e.g. `admin.`) is
 //! applied here to the pages core returns, reading on until a page is full.
 
-use super::kit::{org_chooser, org_of, orgs_of, table};
+use super::kit::{get_call, org_chooser, orgs_of, table};
 use super::layout::{self, notice, Nav};
-use super::{caller, describe, field, query, Ctx};
+use super::{describe, field, Ctx};
 use crate::app::AppState;
 use crate::core::insight::AuditQuery;
 use crate::core::manage::OrgCall;
@@ -18,7 +18,7 @@ use crate::http::escape_html as esc;
 use crate::http::middleware::CurrentTenant;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -33,14 +33,9 @@ pub async fn list(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let ctx = match caller(&s.core, &t, &headers, None).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
-    let q = query(raw);
-    let call = match org_of(&s.core, &ctx, field(&q, "org")).await {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
+    let (ctx, q, call) = match get_call(&s, &t, &headers, raw).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     render(&s.core, &ctx, &call, &q).await
 }

@@ -6,10 +6,10 @@
 
 use super::admins::select;
 use super::kit::{
-    back, button, error_at, hidden, lines, org_chooser, org_of, orgs_of, post_call, table,
+    back, button, error_at, get_call, hidden, lines, org_chooser, orgs_of, post_call, table,
 };
 use super::layout::{self, notice, Nav};
-use super::{caller, describe, field, form, query, Ctx};
+use super::{describe, field, form, Ctx};
 use crate::app::AppState;
 use crate::core::clients::{AuthMethod, NewClient};
 use crate::core::manage::OrgCall;
@@ -20,7 +20,7 @@ use crate::http::middleware::{CurrentTenant, RequestId};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Extension;
 use std::collections::HashMap;
 
@@ -32,14 +32,9 @@ pub async fn list(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let ctx = match caller(&s.core, &t, &headers, None).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
-    let q = query(raw);
-    let call = match org_of(&s.core, &ctx, field(&q, "org")).await {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
+    let (ctx, q, call) = match get_call(&s, &t, &headers, raw).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let news =
         (field(&q, "done") == Some("deleted")).then(|| notice(false, "Application deleted."));

@@ -8,13 +8,13 @@
 //! and audit entry applies; a refusal is shown next to the form that caused it.
 
 use super::admins::{grants_of, network_grants, select};
+use super::kit::{self, org_of, orgs_of, post_call};
 use super::layout::{self, notice, Nav, Org};
-use super::{caller, describe, field, form, post_caller, query, Ctx, Refusal};
+use super::{caller, describe, field, form, query, Ctx};
 use crate::app::AppState;
 use crate::authz::OrgAccess;
 use crate::core::delegations::{BundleSpec, DelegationFilter, DelegationSpec};
 use crate::core::manage::{AdminFilter, OrgCall};
-use crate::core::privileges::holds_nothing;
 use crate::core::Core;
 use crate::error::Error;
 use crate::http::escape_html as esc;
@@ -23,7 +23,7 @@ use crate::tenancy::TenantKind;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -34,35 +34,6 @@ enum Where {
     Create,
     Row,
     Settings,
-}
-
-/// The customer a request names: on a customer host the host itself, on an MSP host
-/// `org` (one of its customers, `resolve_org`); the caller must hold something there.
-async fn org_of(core: &Core, ctx: &Ctx, name: Option<&str>) -> Result<OrgCall, Refusal> {
-    let org = core
-        .resolve_org(&ctx.host, name.unwrap_or(&ctx.host.name))
-        .await?;
-    let call = core
-        .org_call(&ctx.principal, &org.name, ctx.request_id.clone())
-        .await?;
-    if holds_nothing(&call.eff) {
-        return Err(Refusal::new(
-            StatusCode::FORBIDDEN,
-            format!("you are not an administrator of {}", org.display_name),
-        ));
-    }
-    Ok(call)
-}
-
-async fn orgs_of(core: &Core, ctx: &Ctx) -> Vec<Org> {
-    layout::organizations(core, ctx).await.unwrap_or_else(|_| {
-        vec![Org {
-            name: ctx.host.name.clone(),
-            display_name: ctx.host.display_name.clone(),
-            href: "/portal".into(),
-            current: true,
-        }]
-    })
 }
 
 /// The customer chooser of the MSP host (a GET form).
@@ -392,28 +363,6 @@ fn create_form(
     )
 }
 
-fn back(call: &OrgCall, done: &str) -> Response {
-    let mut to = url::form_urlencoded::Serializer::new(String::new());
-    to.append_pair("org", &call.org.name);
-    to.append_pair("done", done);
-    Redirect::to(&format!("/portal/delegations?{}", to.finish())).into_response()
-}
-
-/// The checks every POST shares, then the caller's call into the organization.
-async fn post_call(
-    s: &AppState,
-    t: &std::sync::Arc<crate::tenancy::Tenant>,
-    headers: &HeaderMap,
-    rid: &RequestId,
-    f: &HashMap<String, String>,
-) -> Result<(Ctx, OrgCall), Response> {
-    let ctx = post_caller(&s.core, t, headers, rid, f).await?;
-    let call = org_of(&s.core, &ctx, field(f, "org"))
-        .await
-        .map_err(IntoResponse::into_response)?;
-    Ok((ctx, call))
-}
-
 async fn finish(
     s: &AppState,
     ctx: &Ctx,
@@ -421,13 +370,15 @@ async fn finish(
     result: Result<(), Error>,
     done: &str,
     at: Where,
-    mut typed: HashMap<String, String>,
+    typed: HashMap<String, String>,
 ) -> Response {
-    match result {
-        Ok(()) => back(call, done),
-        Err(e) => {
-            let (status, message) = describe(&e);
-            typed.remove("csrf");
+    kit::finish(
+        "/portal/delegations",
+        call,
+        result,
+        done,
+        typed,
+        |status, message, typed| async move {
             render(
                 &s.core,
                 ctx,
@@ -438,8 +389,9 @@ async fn finish(
                 Some((at, &message)),
             )
             .await
-        }
-    }
+        },
+    )
+    .await
 }
 
 /// POST `/portal/delegations`: `api_create_delegation`.

@@ -4,9 +4,9 @@
 //! per algorithm, published at once, signing after the JWKS caches caught up (or at once
 //! when asked); old keys stay published until their tokens expired.
 
-use super::kit::{back, error_at, hidden, org_chooser, org_of, orgs_of, post_call, table};
+use super::kit::{back, error_at, get_call, hidden, org_chooser, orgs_of, post_call, table};
 use super::layout::{self, notice, Nav};
-use super::{caller, describe, field, form, query, Ctx};
+use super::{describe, field, form, Ctx};
 use crate::app::AppState;
 use crate::core::manage::OrgCall;
 use crate::core::Core;
@@ -16,7 +16,7 @@ use crate::http::middleware::{CurrentTenant, RequestId};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Extension;
 use serde_json::Value;
 
@@ -28,14 +28,9 @@ pub async fn list(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let ctx = match caller(&s.core, &t, &headers, None).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
-    let q = query(raw);
-    let call = match org_of(&s.core, &ctx, field(&q, "org")).await {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
+    let (ctx, q, call) = match get_call(&s, &t, &headers, raw).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let news =
         (field(&q, "done") == Some("rotated")).then_some("New signing keys created and published.");

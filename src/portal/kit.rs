@@ -1,21 +1,25 @@
-//! What the organization pages of the portal share (privileges, networks, role mappings,
-//! integrations, keys, audit, admin actions): the organization a request names and what
-//! the caller holds there (`Core::org_call`, as the admin API resolves `{org}`), the
-//! POST preamble (Origin, session, CSRF), the organization chooser of the MSP host, small
-//! forms and the redirect after a change. No privilege decision is made here.
+//! What the organization pages of the portal share (administrators, delegations,
+//! privileges, networks, role mappings, integrations, federation, keys, audit, admin
+//! actions): the organization a request names and what the caller holds there
+//! (`Core::org_call`, as the admin API resolves `{org}`), the GET preamble (session,
+//! query, organization) and the POST preamble (Origin, session, CSRF), the organization
+//! chooser of the MSP host, small forms, and after a change the redirect or the form again
+//! with core's refusal. No privilege decision is made here.
 
 use super::layout::{self, Org};
-use super::{field, post_caller, Ctx, Refusal};
+use super::{caller, describe, field, post_caller, query, Ctx, Refusal};
 use crate::app::AppState;
 use crate::core::manage::OrgCall;
 use crate::core::privileges::holds_nothing;
 use crate::core::Core;
+use crate::error::Error;
 use crate::http::escape_html as esc;
 use crate::http::middleware::RequestId;
 use crate::tenancy::Tenant;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 
 /// The organization `name` names (this host's tenant by default; on an MSP host also one
@@ -182,4 +186,44 @@ pub(crate) fn lines(text: Option<&String>) -> Vec<String> {
         .filter(|l| !l.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// A GET page's checks: the signed-in caller (`caller`), the query string, then the
+/// caller's call into the query's `org`.
+pub(crate) async fn get_call(
+    s: &AppState,
+    t: &Arc<Tenant>,
+    headers: &HeaderMap,
+    raw: Option<String>,
+) -> Result<(Ctx, HashMap<String, String>, OrgCall), Response> {
+    let ctx = caller(&s.core, t, headers, None).await?;
+    let q = query(raw);
+    let call = org_of(&s.core, &ctx, field(&q, "org"))
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok((ctx, q, call))
+}
+
+/// After a change: back to `path` with `done` as the news; a refusal shows the page again
+/// (`again`) with core's status and message and what was typed, less the CSRF token.
+pub(crate) async fn finish<F, Fut>(
+    path: &str,
+    call: &OrgCall,
+    result: Result<(), Error>,
+    done: &str,
+    mut typed: HashMap<String, String>,
+    again: F,
+) -> Response
+where
+    F: FnOnce(StatusCode, String, HashMap<String, String>) -> Fut,
+    Fut: Future<Output = Response>,
+{
+    match result {
+        Ok(()) => back(path, call, &[("done", done)]),
+        Err(e) => {
+            let (status, message) = describe(&e);
+            typed.remove("csrf");
+            again(status, message, typed).await
+        }
+    }
 }

@@ -71,6 +71,7 @@ pub enum Nav {
     Scim,
     Clients,
     Saml,
+    Federation,
     Keys,
     Audit,
     Staff,
@@ -144,6 +145,7 @@ pub fn page(
         (Nav::Scim, "/portal/scim-tokens", "SCIM tokens"),
         (Nav::Clients, "/portal/clients", "OIDC apps"),
         (Nav::Saml, "/portal/saml-sps", "SAML apps"),
+        (Nav::Federation, "/portal/federation", "Federation"),
         (Nav::Keys, "/portal/keys", "Signing keys"),
         (Nav::Audit, "/portal/audit", "Audit log"),
     ] {

@@ -6,10 +6,10 @@
 
 use super::admins::{grants_of, network_grants, select};
 use super::kit::{
-    back, button, error_at, hidden, lines, org_chooser, org_of, orgs_of, post_call, table,
+    self, button, error_at, get_call, hidden, lines, org_chooser, orgs_of, post_call, table,
 };
 use super::layout::{self, notice, Nav};
-use super::{caller, describe, field, form, query, Ctx};
+use super::{describe, field, form, Ctx};
 use crate::app::AppState;
 use crate::authz::OrgAccess;
 use crate::core::manage::OrgCall;
@@ -21,7 +21,7 @@ use crate::http::middleware::{CurrentTenant, RequestId};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Extension;
 use std::collections::HashMap;
 
@@ -33,14 +33,9 @@ pub async fn list(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let ctx = match caller(&s.core, &t, &headers, None).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
-    let q = query(raw);
-    let call = match org_of(&s.core, &ctx, field(&q, "org")).await {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
+    let (ctx, q, call) = match get_call(&s, &t, &headers, raw).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let news = match field(&q, "done") {
         Some("created") => Some("Role mapping created."),
@@ -266,13 +261,15 @@ async fn finish(
     result: Result<(), Error>,
     done: &str,
     at: &str,
-    mut typed: HashMap<String, String>,
+    typed: HashMap<String, String>,
 ) -> Response {
-    match result {
-        Ok(()) => back(PATH, call, &[("done", done)]),
-        Err(e) => {
-            let (status, message) = describe(&e);
-            typed.remove("csrf");
+    kit::finish(
+        PATH,
+        call,
+        result,
+        done,
+        typed,
+        |status, message, typed| async move {
             render(
                 &s.core,
                 ctx,
@@ -283,6 +280,7 @@ async fn finish(
                 Some((at, &message)),
             )
             .await
-        }
-    }
+        },
+    )
+    .await
 }

@@ -18,6 +18,7 @@ mod audit;
 mod clients;
 mod customers;
 mod delegations;
+mod federation;
 mod keys;
 mod kit;
 mod layout;
@@ -100,6 +101,11 @@ pub fn routes() -> Router<AppState> {
         .route("/portal/clients/delete", post(clients::delete))
         .route("/portal/saml-sps", get(saml::list).post(saml::create))
         .route("/portal/saml-sps/delete", post(saml::delete))
+        .route(
+            "/portal/federation",
+            get(federation::list).post(federation::create),
+        )
+        .route("/portal/federation/delete", post(federation::delete))
         .route("/portal/keys", get(keys::list).post(keys::rotate))
         .route("/portal/audit", get(audit::list))
         .route("/portal/staff", get(staff::list).post(staff::create))

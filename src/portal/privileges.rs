@@ -7,9 +7,9 @@
 //! behind `GET .../who-can`). What the caller may not see is "not found", as in the API.
 
 use super::admins::select;
-use super::kit::{org_chooser, org_of, orgs_of, table};
+use super::kit::{get_call, org_chooser, orgs_of, table};
 use super::layout::{self, notice, Nav};
-use super::{caller, describe, field, query};
+use super::{describe, field};
 use crate::app::AppState;
 use crate::authz::{NETWORK_CAPABILITIES, ORG_CAPABILITIES};
 use crate::core::manage::{AdminFilter, AdminResource, OrgCall};
@@ -20,7 +20,7 @@ use crate::http::escape_html as esc;
 use crate::http::middleware::CurrentTenant;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -34,14 +34,9 @@ pub async fn page(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let ctx = match caller(&s.core, &t, &headers, None).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
-    let q = query(raw);
-    let call = match org_of(&s.core, &ctx, field(&q, "org")).await {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
+    let (ctx, q, call) = match get_call(&s, &t, &headers, raw).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let orgs = orgs_of(&s.core, &ctx).await;
     let mut status = StatusCode::OK;

@@ -3,9 +3,11 @@
 //! as `/api/v1/orgs/{org}/saml-sps` (org full first, then the metadata parser, then
 //! `api_register_saml_sp`; `api_list_saml_sps`, `api_delete_saml_sp`).
 
-use super::kit::{back, button, error_at, hidden, org_chooser, org_of, orgs_of, post_call, table};
+use super::kit::{
+    self, button, error_at, get_call, hidden, org_chooser, orgs_of, post_call, table,
+};
 use super::layout::{self, notice, Nav};
-use super::{caller, describe, field, form, query, Ctx};
+use super::{describe, field, form, Ctx};
 use crate::app::AppState;
 use crate::core::manage::OrgCall;
 use crate::core::Core;
@@ -15,7 +17,7 @@ use crate::http::middleware::{CurrentTenant, RequestId};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Extension;
 use std::collections::HashMap;
 
@@ -27,14 +29,9 @@ pub async fn list(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let ctx = match caller(&s.core, &t, &headers, None).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
-    let q = query(raw);
-    let call = match org_of(&s.core, &ctx, field(&q, "org")).await {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
+    let (ctx, q, call) = match get_call(&s, &t, &headers, raw).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let news = match field(&q, "done") {
         Some("added") => Some("Service provider added."),
@@ -149,13 +146,15 @@ async fn finish(
     result: Result<(), Error>,
     done: &str,
     at: &str,
-    mut typed: HashMap<String, String>,
+    typed: HashMap<String, String>,
 ) -> Response {
-    match result {
-        Ok(()) => back(PATH, call, &[("done", done)]),
-        Err(e) => {
-            let (status, message) = describe(&e);
-            typed.remove("csrf");
+    kit::finish(
+        PATH,
+        call,
+        result,
+        done,
+        typed,
+        |status, message, typed| async move {
             render(
                 &s.core,
                 ctx,
@@ -166,8 +165,9 @@ async fn finish(
                 Some((at, &message)),
             )
             .await
-        }
-    }
+        },
+    )
+    .await
 }
 
 /// POST `/portal/saml-sps`: org full first (a caller who may not register learns nothing

@@ -11,17 +11,27 @@ const MAX_METADATA: usize = 512 * 1024;
 pub const NAMEID_PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
 pub const NAMEID_EMAIL: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
 
-/// The IdPSSODescriptor of a tenant: entityID = issuer, the signing certificate, SSO over
-/// HTTP-Redirect and HTTP-POST, SLO, NameID formats.
-pub fn idp_metadata(issuer: &str, cert_der: &[u8]) -> String {
-    let cert = base64::engine::general_purpose::STANDARD.encode(cert_der);
+/// The IdPSSODescriptor of a tenant: entityID = issuer, the signing certificates (the
+/// signing one first, then a previous one during a rotation's overlap: an SP accepts
+/// signatures by any of them), SSO over HTTP-Redirect and HTTP-POST, SLO, NameID formats.
+pub fn idp_metadata(issuer: &str, certs_der: &[Vec<u8>]) -> String {
+    let keys: String = certs_der
+        .iter()
+        .map(|der| {
+            format!(
+                "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}\
+</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>",
+                base64::engine::general_purpose::STANDARD.encode(der)
+            )
+        })
+        .collect();
     let sso = format!("{issuer}/saml/sso");
     let slo = format!("{issuer}/saml/slo");
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
 <md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"{entity}\">\
 <md:IDPSSODescriptor WantAuthnRequestsSigned=\"false\" protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\
-<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>\
+{keys}\
 <md:SingleLogoutService Binding=\"{redirect}\" Location=\"{slo}\"/>\
 <md:SingleLogoutService Binding=\"{post}\" Location=\"{slo}\"/>\
 <md:NameIDFormat>{persistent}</md:NameIDFormat>\

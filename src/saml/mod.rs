@@ -11,6 +11,7 @@
 //! signed in; the passkey login resumes it there.
 
 mod encrypt;
+mod keycache;
 mod launch;
 mod metadata;
 mod metadata_url;
@@ -23,6 +24,8 @@ pub mod xml;
 pub use launch::launch;
 pub use metadata::parse_sp_metadata;
 pub use metadata_url::fetch_sp_metadata;
+/// For benches/saml_sign.rs: the Response builder and signer the SSO endpoint uses.
+pub use response::{signed_response, Context as ResponseContext};
 
 use crate::app::AppState;
 use crate::http::escape_html;
@@ -49,7 +52,7 @@ async fn metadata_doc(State(s): State<AppState>, CurrentTenant(t): CurrentTenant
             return (StatusCode::INTERNAL_SERVER_ERROR, "try again later\n").into_response();
         }
     };
-    let body = metadata::idp_metadata(&s.core.issuer(&t.name), &key.cert_der);
+    let body = metadata::idp_metadata(&s.core.issuer(&t.name), &key.published);
     let mut resp = (
         [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
         body,

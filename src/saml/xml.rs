@@ -93,6 +93,50 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+/// A character XML 1.0 cannot carry (C0 controls but tab, LF, CR; U+FFFE, U+FFFF)
+/// becomes U+FFFD, so that a stray control character in a name cannot break a document.
+fn xml_char(c: char) -> char {
+    match c {
+        '\t' | '\n' | '\r' => c,
+        c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => '\u{fffd}',
+        c => c,
+    }
+}
+
+/// Text content exactly as Canonical XML writes it (xml-c14n §2.3: `&`, `<`, `>` and CR
+/// escaped, nothing else), so that a document we write is already its own canonical form.
+pub fn c14n_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().map(xml_char) {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\r' => out.push_str("&#xD;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A double-quoted attribute value exactly as Canonical XML writes it (`&`, `<`, `"`,
+/// tab, LF and CR escaped).
+pub fn c14n_attr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().map(xml_char) {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '"' => out.push_str("&quot;"),
+            '\t' => out.push_str("&#x9;"),
+            '\n' => out.push_str("&#xA;"),
+            '\r' => out.push_str("&#xD;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// SAML's xs:dateTime in UTC, whole seconds: `2027-01-15T08:00:00Z`.
 pub fn instant(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
@@ -123,5 +167,17 @@ mod tests {
         assert_eq!(root_name(x), Some(("samlp", "AuthnRequest")));
         assert_eq!(root_namespace(x, "samlp"), Some("urn:x"));
         assert_eq!(instant(1_800_000_000), "2027-01-15T08:00:00Z");
+    }
+
+    #[test]
+    fn escapes_like_canonical_xml() {
+        assert_eq!(
+            c14n_text("a&b<c>d\"e'\r\u{1}"),
+            "a&amp;b&lt;c&gt;d\"e'&#xD;\u{fffd}"
+        );
+        assert_eq!(
+            c14n_attr("a&b<c>d\"e'\t\n\r"),
+            "a&amp;b&lt;c>d&quot;e'&#x9;&#xA;&#xD;"
+        );
     }
 }

@@ -65,7 +65,30 @@ pub struct EntryRow {
     pub hash: String,
 }
 
-pub async fn insert_entry(conn: &mut Conn, tenant: &TenantId, e: &EntryRow) -> Result<()> {
+/// Advance the head from (seq, hash) as the caller last saw it to (seq + 1, `new_hash`) in
+/// one statement; false (nothing changed) when the head has moved since.
+pub async fn advance_head_from(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    seq: i64,
+    hash: &str,
+    new_hash: &str,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE audit_heads SET seq = $2 + 1, hash = $4 WHERE tenant_id = $1 AND seq = $2 AND hash = $3",
+    )
+    .bind(tenant.as_str())
+    .bind(seq)
+    .bind(hash)
+    .bind(new_hash)
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Insert an entry whose head update was already made by [`advance_head_from`].
+pub async fn insert_entry_row(conn: &mut Conn, tenant: &TenantId, e: &EntryRow) -> Result<()> {
     sqlx::query(
         "INSERT INTO audit_log (tenant_id, seq, at, actor, actor_msp, actor_msp_user, action, target, \
          before_state, after_state, request_id, prev_hash, hash) \
@@ -84,9 +107,14 @@ pub async fn insert_entry(conn: &mut Conn, tenant: &TenantId, e: &EntryRow) -> R
     .bind(&e.request_id)
     .bind(&e.prev_hash)
     .bind(&e.hash)
-    .execute(&mut *conn)
+    .execute(conn)
     .await
     .map_err(db)?;
+    Ok(())
+}
+
+pub async fn insert_entry(conn: &mut Conn, tenant: &TenantId, e: &EntryRow) -> Result<()> {
+    insert_entry_row(&mut *conn, tenant, e).await?;
     sqlx::query("UPDATE audit_heads SET hash = $2 WHERE tenant_id = $1")
         .bind(tenant.as_str())
         .bind(&e.hash)

@@ -388,3 +388,39 @@ pub async fn holders(conn: &mut Conn, tenant: &TenantId, mapping: &str) -> Resul
     .map_err(db)?;
     Ok(row.0)
 }
+
+/// (mapping name, MSP role, MSP scope JSON) of the mappings selecting the user that name
+/// an MSP role (only an MSP's own tenant has such mappings), by name.
+pub async fn msp_roles_of_user(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    user: &str,
+) -> Result<Vec<(String, String, Option<String>)>> {
+    sqlx::query_as(
+        "SELECT m.name, m.msp_role, m.msp_scope FROM user_mapped_roles u JOIN role_mappings m \
+         ON m.tenant_id = u.tenant_id AND m.id = u.mapping_id \
+         WHERE u.tenant_id = $1 AND u.user_id = $2 AND m.msp_role IS NOT NULL ORDER BY m.name",
+    )
+    .bind(tenant.as_str())
+    .bind(user)
+    .fetch_all(conn)
+    .await
+    .map_err(db)
+}
+
+/// (user id, MSP role, MSP scope JSON) of every user of the MSP tenant `msp` selected by a
+/// mapping naming an MSP role, by user.
+pub async fn msp_mapped_staff(
+    conn: &mut Conn,
+    msp: &TenantId,
+) -> Result<Vec<(String, String, Option<String>)>> {
+    sqlx::query_as(
+        "SELECT u.user_id, m.msp_role, m.msp_scope FROM user_mapped_roles u JOIN role_mappings m \
+         ON m.tenant_id = u.tenant_id AND m.id = u.mapping_id \
+         WHERE u.tenant_id = $1 AND m.msp_role IS NOT NULL ORDER BY u.user_id, m.name",
+    )
+    .bind(msp.as_str())
+    .fetch_all(conn)
+    .await
+    .map_err(db)
+}

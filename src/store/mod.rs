@@ -110,6 +110,41 @@ pub struct Store {
     backend: Backend,
     /// SQLite only: one writer at a time in this process (see [`Tx`]).
     writer: Option<Arc<Mutex<()>>>,
+    /// SQLite only: a thread that runs hot write paths (see [`Store::on_writer`]).
+    writer_thread: Option<Arc<WriterThread>>,
+}
+
+/// A current-thread runtime on its own OS thread. A write transaction's statements each
+/// wait for SQLite's worker thread; run on the shared request workers, each of those waits
+/// ends behind whatever else those workers are doing, and every other writer queues
+/// behind the writer permit meanwhile. Here nothing else runs, so the permit is held for
+/// little more than the statements themselves. The thread ends when the last clone of the
+/// store is dropped.
+#[derive(Debug)]
+struct WriterThread {
+    handle: tokio::runtime::Handle,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl WriterThread {
+    fn start() -> Result<WriterThread> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::internal(format!("writer runtime: {e}")))?;
+        let handle = rt.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                let _ = rt.block_on(stopped);
+            })
+            .map_err(|e| Error::internal(format!("writer thread: {e}")))?;
+        Ok(WriterThread {
+            handle,
+            _stop: stop,
+        })
+    }
 }
 
 impl Store {
@@ -143,6 +178,9 @@ impl Store {
         };
         let pool = AnyPoolOptions::new()
             .max_connections(max)
+            // An embedded SQLite connection cannot drop like a network one; pinging it
+            // before every acquire would cost a round trip to its worker thread each time.
+            .test_before_acquire(backend == Backend::Postgres)
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
@@ -161,10 +199,15 @@ impl Store {
             .await
             .map_err(|e| Error::internal(format!("cannot open the database: {e}")))?;
         let writer = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let writer_thread = match backend {
+            Backend::Sqlite => Some(Arc::new(WriterThread::start()?)),
+            Backend::Postgres => None,
+        };
         Ok(Store {
             pool,
             backend,
             writer,
+            writer_thread,
         })
     }
 
@@ -211,6 +254,24 @@ impl Store {
             conn,
             _writer: writer,
         })
+    }
+
+    /// Run a hot write path (a future that takes [`Store::begin`] or [`Store::write`]) on
+    /// the SQLite writer thread; on PostgreSQL, where writers do not queue on one lock,
+    /// right here.
+    pub async fn on_writer<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = Result<T>> + Send + 'static,
+    {
+        match &self.writer_thread {
+            Some(w) => w
+                .handle
+                .spawn(work)
+                .await
+                .map_err(|e| Error::internal(format!("writer task: {e}")))?,
+            None => work.await,
+        }
     }
 
     async fn writer_permit(&self) -> Result<Option<OwnedMutexGuard<()>>> {

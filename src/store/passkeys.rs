@@ -82,6 +82,8 @@ pub struct CandidateRow {
     pub locked_until: Option<i64>,
     /// Failures are recorded (counter, lock or window rows) that a success must clear.
     pub has_failures: i64,
+    /// The tenant's settings document (session lifetimes for the new session).
+    pub settings: String,
 }
 
 pub async fn login_candidate(
@@ -93,8 +95,9 @@ pub async fn login_candidate(
         "SELECT p.id, p.user_id, p.passkey, u.status, u.locked_until, \
          CASE WHEN u.failed_logins > 0 OR u.locked_until IS NOT NULL OR EXISTS \
          (SELECT 1 FROM account_failures f WHERE f.tenant_id = $1 AND f.user_id = p.user_id) \
-         THEN 1 ELSE 0 END AS has_failures \
+         THEN 1 ELSE 0 END AS has_failures, t.settings \
          FROM passkeys p JOIN users u ON u.tenant_id = p.tenant_id AND u.id = p.user_id \
+         JOIN tenants t ON t.id = p.tenant_id \
          WHERE p.tenant_id = $1 AND p.credential_id = $2",
     )
     .bind(tenant.as_str())

@@ -185,15 +185,11 @@ async fn finish_step(
         .get_user_unique_id()
         .is_none_or(|h| h == expected.as_bytes().as_slice());
     let verified = if handle_ok {
-        // Signature verification is the CPU-heavy step: off the async workers, so tasks
-        // holding the database writer are not queued behind it.
-        let rp = relying_party(&s.core, &t)?;
-        let stored = passkey.clone();
-        tokio::task::spawn_blocking(move || {
-            rp.finish_discoverable_authentication_v2(&credential, state, &stored)
-        })
-        .await
-        .map_err(|e| Failure::internal(format!("verification task: {e}")))?
+        relying_party(&s.core, &t)?.finish_discoverable_authentication_v2(
+            &credential,
+            state,
+            &passkey,
+        )
     } else {
         Err(WebauthnError::InvalidUserUniqueId)
     };

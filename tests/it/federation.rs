@@ -332,7 +332,7 @@ impl World {
     }
 
     /// The whole federated sign-in through upco; returns downco's callback answer.
-    async fn federate(&self, b: &mut Browser, pending: Option<&str>) -> Answer {
+    pub async fn federate(&self, b: &mut Browser, pending: Option<&str>) -> Answer {
         let login = b.get(&self.down("/login")).await;
         assert!(
             login.body.contains("id=\"federation-email\""),

@@ -9,22 +9,25 @@ mod admin_actions;
 mod admins;
 mod audit;
 mod delegations;
+mod federation;
 mod integrations;
 mod mappings;
 mod networks;
 mod privileges;
 mod staff;
 
-use crate::support::{test_app, TestApp};
+use crate::support::{test_app, Admin, TestApp};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use tenantry::authz::OrgAccess;
 use tenantry::core::audit::Actor;
+use tenantry::core::networks::NetworkView;
 
 pub(super) const M: &str = "acme.localhost:8080";
 pub(super) const M_ORIGIN: &str = "http://acme.localhost:8080";
 pub(super) const G: &str = "globex-acme.localhost:8080";
 pub(super) const G_ORIGIN: &str = "http://globex-acme.localhost:8080";
+pub(super) const I: &str = "initech-acme.localhost:8080";
 
 pub(super) struct Page {
     pub(super) status: StatusCode,
@@ -83,21 +86,22 @@ pub(super) async fn get(app: &TestApp, host: &str, path: &str, cookie: &str) -> 
     send(app, "GET", host, path, Some(cookie), None, None).await
 }
 
+/// A form POST from this host's own pages (its Origin).
 pub(super) async fn post(
     app: &TestApp,
     host: &str,
-    origin: &str,
     path: &str,
     cookie: &str,
     fields: &[(&str, &str)],
 ) -> Page {
+    let origin = format!("http://{host}");
     send(
         app,
         "POST",
         host,
         path,
         Some(cookie),
-        Some(origin),
+        Some(&origin),
         Some(fields),
     )
     .await
@@ -111,6 +115,18 @@ pub(super) async fn session(app: &TestApp, tenant: &str, user_id: &str) -> Strin
         .await
         .expect("session")
         .1
+}
+
+/// A new admin of `tenant` (no network grants) and a session of theirs on it.
+pub(super) async fn signed_in(
+    app: &TestApp,
+    tenant: &str,
+    email: &str,
+    org: Option<OrgAccess>,
+) -> (Admin, String) {
+    let admin = app.admin(tenant, email, org, vec![]).await;
+    let cookie = session(app, tenant, &admin.user_id).await;
+    (admin, cookie)
 }
 
 /// The CSRF token the page's forms carry.
@@ -129,6 +145,14 @@ pub(super) fn row_of(body: &str, needle: &str) -> String {
         .find(|r| r.contains(needle))
         .map(|r| r.split("</tr>").next().unwrap_or_default().to_string())
         .unwrap_or_else(|| panic!("no row with {needle}"))
+}
+
+/// The `id` of the first row action on a page, if it has one.
+pub(super) fn first_id(body: &str) -> Option<String> {
+    body.split("name=\"id\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .map(str::to_string)
 }
 
 pub(super) fn rows(body: &str) -> usize {
@@ -183,6 +207,63 @@ pub(super) async fn msp(app: &TestApp) -> (String, String) {
     }
     let cookie = session(app, "acme", &boss).await;
     (boss, cookie)
+}
+
+/// A network `name` of `tenant` with `tags`, made by the CLI.
+pub(super) async fn network(app: &TestApp, tenant: &str, name: &str, tags: &[&str]) -> NetworkView {
+    let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+    app.core
+        .create_network(tenant, name, &tags, &Actor::cli())
+        .await
+        .expect("net")
+}
+
+/// `msp`, then globex's org-full and read-only admins' sessions, and initech's org-full
+/// admin's key.
+pub(super) async fn full_and_read_only(app: &TestApp) -> (String, String, String) {
+    msp(app).await;
+    let (_, full) = signed_in(
+        app,
+        "globex-acme",
+        "full@globex.example",
+        Some(OrgAccess::Full),
+    )
+    .await;
+    let (_, ro) = signed_in(
+        app,
+        "globex-acme",
+        "ro@globex.example",
+        Some(OrgAccess::ReadOnly),
+    )
+    .await;
+    let other = app
+        .admin(
+            "initech-acme",
+            "i@initech.example",
+            Some(OrgAccess::Full),
+            vec![],
+        )
+        .await;
+    (full, ro, other.key)
+}
+
+/// A read-only admin of globex, `locked@globex.example`, locked for an hour.
+pub(super) async fn locked_admin(app: &TestApp) -> Admin {
+    use tenantry::clock::Clock;
+    let globex = app.core.find_tenant("globex-acme").await.expect("globex");
+    let locked = app
+        .admin(
+            "globex-acme",
+            "locked@globex.example",
+            Some(OrgAccess::ReadOnly),
+            vec![],
+        )
+        .await;
+    app.core
+        .lock_admin(&globex, &locked.user_id, app.clock.now() + 3600)
+        .await
+        .expect("lock");
+    locked
 }
 
 #[tokio::test]
@@ -245,15 +326,7 @@ async fn the_overview_lists_customers_with_the_warning_and_the_switcher() {
     assert_eq!(s.status, StatusCode::NOT_FOUND);
 
     // Staff without an MSP role reach no customer and see no form to add one.
-    let staff = app
-        .admin(
-            "acme",
-            "tech@acme.example",
-            Some(OrgAccess::ReadOnly),
-            vec![],
-        )
-        .await;
-    let sc = session(&app, "acme", &staff.user_id).await;
+    let (_, sc) = signed_in(&app, "acme", "tech@acme.example", Some(OrgAccess::ReadOnly)).await;
     let p = get(&app, M, "/portal/customers", &sc).await;
     assert_eq!(p.status, StatusCode::OK);
     assert_eq!(rows(&p.body), 0);
@@ -263,15 +336,13 @@ async fn the_overview_lists_customers_with_the_warning_and_the_switcher() {
     let p = get(&app, M, "/portal/admins?org=globex-acme", &sc).await;
     assert_eq!(p.status, StatusCode::NOT_FOUND);
     // No overview on a customer host.
-    let g = app
-        .admin(
-            "globex-acme",
-            "c@globex.example",
-            Some(OrgAccess::Full),
-            vec![],
-        )
-        .await;
-    let gc = session(&app, "globex-acme", &g.user_id).await;
+    let (_, gc) = signed_in(
+        &app,
+        "globex-acme",
+        "c@globex.example",
+        Some(OrgAccess::Full),
+    )
+    .await;
     assert_eq!(
         get(&app, G, "/portal/customers", &gc).await.status,
         StatusCode::NOT_FOUND
@@ -344,17 +415,12 @@ async fn the_overview_sorts_filters_and_paginates_on_the_server() {
 async fn customers_are_added_cloned_and_errors_shown_in_place() {
     let app = test_app().await;
     let (_, cookie) = msp(&app).await;
-    let hq = app
-        .core
-        .create_network("globex-acme", "HQ", &["hq".into()], &Actor::cli())
-        .await
-        .expect("network");
+    let hq = network(&app, "globex-acme", "HQ", &["hq"]).await;
     let page = get(&app, M, "/portal/customers", &cookie).await;
     let token = csrf(&page.body);
     let p = post(
         &app,
         M,
-        M_ORIGIN,
         "/portal/customers",
         &cookie,
         &[
@@ -384,7 +450,6 @@ async fn customers_are_added_cloned_and_errors_shown_in_place() {
     let p = post(
         &app,
         M,
-        M_ORIGIN,
         "/portal/customers",
         &cookie,
         &[
@@ -403,7 +468,6 @@ async fn customers_are_added_cloned_and_errors_shown_in_place() {
     let p = post(
         &app,
         M,
-        M_ORIGIN,
         "/portal/customers",
         &cookie,
         &[
@@ -418,20 +482,11 @@ async fn customers_are_added_cloned_and_errors_shown_in_place() {
     assert!(app.core.find_tenant("pied-acme").await.is_err());
 
     // Staff without org full: core refuses, the refusal is shown.
-    let staff = app
-        .admin(
-            "acme",
-            "tech@acme.example",
-            Some(OrgAccess::ReadOnly),
-            vec![],
-        )
-        .await;
-    let sc = session(&app, "acme", &staff.user_id).await;
+    let (_, sc) = signed_in(&app, "acme", "tech@acme.example", Some(OrgAccess::ReadOnly)).await;
     let st = csrf(&get(&app, M, "/portal/customers", &sc).await.body);
     let p = post(
         &app,
         M,
-        M_ORIGIN,
         "/portal/customers",
         &sc,
         &[("csrf", &st), ("name", "pied")],
@@ -459,7 +514,6 @@ async fn deleting_a_customer_needs_its_name_typed() {
         let p = post(
             &app,
             M,
-            M_ORIGIN,
             path,
             &cookie,
             &[("csrf", &token), ("confirm", wrong)],
@@ -474,7 +528,6 @@ async fn deleting_a_customer_needs_its_name_typed() {
     let p = post(
         &app,
         M,
-        M_ORIGIN,
         path,
         &cookie,
         &[("csrf", &token), ("confirm", "globex-acme")],
@@ -530,28 +583,28 @@ async fn posts_need_the_origin_and_the_csrf_token() {
         "null",
         "http://evil.example",
     ] {
-        let p = post(&app, M, origin, "/portal/customers", &cookie, &fields).await;
+        let p = send(
+            &app,
+            "POST",
+            M,
+            "/portal/customers",
+            Some(&cookie),
+            Some(origin),
+            Some(&fields),
+        )
+        .await;
         assert_eq!(p.status, StatusCode::FORBIDDEN, "{origin}");
     }
-    let p = post(
-        &app,
-        M,
-        M_ORIGIN,
-        "/portal/customers",
-        &cookie,
-        &[("name", "hooli")],
-    )
-    .await;
+    let p = post(&app, M, "/portal/customers", &cookie, &[("name", "hooli")]).await;
     assert_eq!(p.status, StatusCode::FORBIDDEN);
     assert!(p.body.contains("this form expired"));
     // Another session's token is not this one's.
     let other = session(&app, "acme", &boss).await;
-    let p = post(&app, M, M_ORIGIN, "/portal/customers", &other, &fields).await;
+    let p = post(&app, M, "/portal/customers", &other, &fields).await;
     assert_eq!(p.status, StatusCode::FORBIDDEN);
     let p = post(
         &app,
         M,
-        M_ORIGIN,
         "/portal/admins",
         &cookie,
         &[("email", "x@acme.example"), ("org_access", "full")],

@@ -537,3 +537,65 @@ async fn the_audit_chain_detects_tampering() {
         Some(2)
     );
 }
+
+/// Appends start from the head this process saw last; when the head moved without it (a
+/// rolled-back append, or another process's), the next append falls back to the stored
+/// head and the chain stays whole.
+#[tokio::test]
+async fn audit_appends_follow_the_stored_head_when_it_moved_elsewhere() {
+    let app = test_app().await;
+    let acme = app.msp("acme", "boss@acme.example").await;
+    let id = tenantry::ids::TenantId(acme.tenant.id.clone());
+    let change = |action: &'static str| audit::Change {
+        action,
+        target: "test".into(),
+        before: None,
+        after: None,
+    };
+    // An append whose transaction rolls back leaves the process's hint ahead of the store.
+    let mut tx = app.core.store.begin().await.expect("tx");
+    let ghost = audit::append(
+        &app.core.keys,
+        &mut tx,
+        &id,
+        &Actor::cli(),
+        change("test.rolled_back"),
+        1,
+        None,
+    )
+    .await
+    .expect("append");
+    tx.rollback().await.expect("rollback");
+    // The stored head did not move.
+    let mut tx = app.core.store.begin().await.expect("tx");
+    let head = tenantry::store::audit::advance_head(&mut tx, &id)
+        .await
+        .expect("head");
+    assert_eq!(head.seq, ghost, "the rolled-back seq is free again");
+    tx.rollback().await.expect("rollback");
+    for action in ["test.one", "test.two"] {
+        let mut tx = app.core.store.begin().await.expect("tx");
+        audit::append(
+            &app.core.keys,
+            &mut tx,
+            &id,
+            &Actor::cli(),
+            change(action),
+            2,
+            None,
+        )
+        .await
+        .expect("append");
+        tx.commit().await.expect("commit");
+    }
+    let mut conn = app.core.store.conn().await.expect("conn");
+    let entries = tenantry::store::audit::entries(&mut conn, &id)
+        .await
+        .expect("entries");
+    let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
+    assert_eq!(entries[entries.len() - 2].seq, ghost);
+    assert_eq!(entries[entries.len() - 2].action, "test.one");
+    let v = audit::verify(&mut conn, &id).await.expect("verify");
+    assert!(v.intact, "{v:?}");
+}

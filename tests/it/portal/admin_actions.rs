@@ -3,22 +3,17 @@
 //! beyond one's own access, read-only admins) shown in place; another tenant's admin is
 //! not found.
 
-use super::{assert_accessible, csrf, get, msp, post, row_of, session, G, G_ORIGIN};
+use super::{
+    assert_accessible, csrf, get, locked_admin, msp, network, post, row_of, session, signed_in, G,
+};
 use crate::support::test_app;
 use axum::http::StatusCode;
 use tenantry::authz::{Grant, NetworkAccess, OrgAccess, Target};
-use tenantry::core::audit::Actor;
-
-fn now(app: &crate::support::TestApp) -> i64 {
-    use tenantry::clock::Clock;
-    app.clock.now()
-}
 
 #[tokio::test]
 async fn admins_are_changed_removed_unlocked_and_re_sent_their_link() {
     let app = test_app().await;
     msp(&app).await;
-    let globex = app.core.find_tenant("globex-acme").await.expect("t");
     let full = app
         .admin(
             "globex-acme",
@@ -35,18 +30,7 @@ async fn admins_are_changed_removed_unlocked_and_re_sent_their_link() {
             vec![],
         )
         .await;
-    let locked = app
-        .admin(
-            "globex-acme",
-            "locked@globex.example",
-            Some(OrgAccess::ReadOnly),
-            vec![],
-        )
-        .await;
-    app.core
-        .lock_admin(&globex, &locked.user_id, now(&app) + 3600)
-        .await
-        .expect("lock");
+    let locked = locked_admin(&app).await;
     let fc = session(&app, "globex-acme", &full.user_id).await;
     let p = get(&app, G, "/portal/admins", &fc).await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
@@ -73,7 +57,6 @@ async fn admins_are_changed_removed_unlocked_and_re_sent_their_link() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/admins/edit",
         &fc,
         &[
@@ -104,7 +87,6 @@ async fn admins_are_changed_removed_unlocked_and_re_sent_their_link() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/admins/unlock",
         &fc,
         &[("csrf", &token), ("id", &locked.id)],
@@ -117,7 +99,6 @@ async fn admins_are_changed_removed_unlocked_and_re_sent_their_link() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/admins/resend",
         &fc,
         &[("csrf", &token), ("id", &b.id)],
@@ -130,7 +111,6 @@ async fn admins_are_changed_removed_unlocked_and_re_sent_their_link() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/admins/remove",
         &fc,
         &[("csrf", &token), ("id", &b.id)],
@@ -155,31 +135,20 @@ async fn admin_actions_show_the_rules_refusals_in_place() {
     app.msp("acme", "boss@acme.example").await;
     app.customer("globex", "acme", "Globex").await;
     app.customer("initech", "acme", "Initech").await;
-    let alpha = app
-        .core
-        .create_network("globex-acme", "Alpha", &[], &Actor::cli())
-        .await
-        .expect("net");
-    let beta = app
-        .core
-        .create_network("globex-acme", "Beta", &[], &Actor::cli())
-        .await
-        .expect("net");
-    let only = app
-        .admin(
-            "globex-acme",
-            "only@globex.example",
-            Some(OrgAccess::Full),
-            vec![],
-        )
-        .await;
-    let oc = session(&app, "globex-acme", &only.user_id).await;
+    let alpha = network(&app, "globex-acme", "Alpha", &[]).await;
+    let beta = network(&app, "globex-acme", "Beta", &[]).await;
+    let (only, oc) = signed_in(
+        &app,
+        "globex-acme",
+        "only@globex.example",
+        Some(OrgAccess::Full),
+    )
+    .await;
     let token = csrf(&get(&app, G, "/portal/admins", &oc).await.body);
     // Rule 4: the last org-full admin stays, neither removed nor demoted.
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/admins/remove",
         &oc,
         &[("csrf", &token), ("id", &only.id)],
@@ -191,7 +160,6 @@ async fn admin_actions_show_the_rules_refusals_in_place() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/admins/edit",
         &oc,
         &[
@@ -240,7 +208,6 @@ async fn admin_actions_show_the_rules_refusals_in_place() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/admins/edit",
         &nc,
         &[
@@ -260,7 +227,6 @@ async fn admin_actions_show_the_rules_refusals_in_place() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/admins/edit",
         &nc,
         &[
@@ -276,7 +242,6 @@ async fn admin_actions_show_the_rules_refusals_in_place() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/admins/remove",
         &nc,
         &[("csrf", &nt), ("id", &only.id)],
@@ -285,22 +250,19 @@ async fn admin_actions_show_the_rules_refusals_in_place() {
     assert_eq!(p.status, StatusCode::FORBIDDEN, "{}", p.body);
 
     // A read-only admin sees no actions and is refused; another tenant's admin: not found.
-    let ro = app
-        .admin(
-            "globex-acme",
-            "ro@globex.example",
-            Some(OrgAccess::ReadOnly),
-            vec![],
-        )
-        .await;
-    let rc = session(&app, "globex-acme", &ro.user_id).await;
+    let (_, rc) = signed_in(
+        &app,
+        "globex-acme",
+        "ro@globex.example",
+        Some(OrgAccess::ReadOnly),
+    )
+    .await;
     let p = get(&app, G, "/portal/admins", &rc).await;
     assert!(!p.body.contains(">Remove<") && !p.body.contains("Actions"));
     let rt = csrf(&p.body);
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/admins/remove",
         &rc,
         &[("csrf", &rt), ("id", &tech.id)],
@@ -313,7 +275,6 @@ async fn admin_actions_show_the_rules_refusals_in_place() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/admins/edit",
         &rc,
         &[("csrf", &rt), ("id", &tech.id), ("org_access", "full")],
@@ -334,7 +295,6 @@ async fn admin_actions_show_the_rules_refusals_in_place() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/admins/remove",
         &oc,
         &[("csrf", &token), ("id", &other.id)],

@@ -2,28 +2,20 @@
 //! the rules' errors in place, what is hidden from whom, and the MSP banner after a switch.
 
 use super::{
-    assert_accessible, csrf, get, msp, post, row_of, rows, session, G, G_ORIGIN, M, M_ORIGIN,
+    assert_accessible, csrf, get, locked_admin, msp, network, post, row_of, rows, session, G, M,
+    M_ORIGIN,
 };
-use crate::support::{test_app, TestApp};
+use crate::support::test_app;
 use axum::http::StatusCode;
 use serde_json::json;
 use tenantry::authz::{Grant, NetworkAccess, OrgAccess, Target};
-use tenantry::core::audit::Actor;
 
 #[tokio::test]
 async fn the_administrators_page_lists_filters_and_enforces_the_rules() {
     let app = test_app().await;
     let (boss, cookie) = msp(&app).await;
-    let a = app
-        .core
-        .create_network("globex-acme", "Alpha", &["branch".into()], &Actor::cli())
-        .await
-        .expect("net");
-    let b = app
-        .core
-        .create_network("globex-acme", "Beta", &[], &Actor::cli())
-        .await
-        .expect("net");
+    let a = network(&app, "globex-acme", "Alpha", &["branch"]).await;
+    let b = network(&app, "globex-acme", "Beta", &[]).await;
     // A network admin: full on Alpha, read-only on Beta, no org access.
     let netadmin = app
         .admin(
@@ -56,7 +48,6 @@ async fn the_administrators_page_lists_filters_and_enforces_the_rules() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/admins",
         &nc,
         &[
@@ -79,7 +70,6 @@ async fn the_administrators_page_lists_filters_and_enforces_the_rules() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/admins",
         &nc,
         &[
@@ -102,7 +92,6 @@ async fn the_administrators_page_lists_filters_and_enforces_the_rules() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/admins",
         &nc,
         &[
@@ -119,7 +108,6 @@ async fn the_administrators_page_lists_filters_and_enforces_the_rules() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/admins",
         &nc,
         &[
@@ -226,18 +214,7 @@ async fn the_administrators_page_shows_status_and_hides_what_one_may_not_do() {
             vec![],
         )
         .await;
-    let locked = app
-        .admin(
-            "globex-acme",
-            "locked@globex.example",
-            Some(OrgAccess::ReadOnly),
-            vec![],
-        )
-        .await;
-    app.core
-        .lock_admin(&globex, &locked.user_id, tenantry_now(&app) + 3600)
-        .await
-        .expect("lock");
+    locked_admin(&app).await;
     let rc = session(&app, "globex-acme", &ro.user_id).await;
     let p = get(&app, G, "/portal/admins", &rc).await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
@@ -255,7 +232,6 @@ async fn the_administrators_page_shows_status_and_hides_what_one_may_not_do() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/admins",
         &rc,
         &[
@@ -290,9 +266,4 @@ async fn the_administrators_page_shows_status_and_hides_what_one_may_not_do() {
     assert_eq!(p.status, StatusCode::FORBIDDEN);
     assert!(p.body.contains("you are not an administrator of Globex"));
     assert!(!p.body.contains("a@globex.example"));
-}
-
-fn tenantry_now(app: &TestApp) -> i64 {
-    use tenantry::clock::Clock;
-    app.clock.now()
 }

@@ -1,11 +1,10 @@
 //! `/portal/audit`: the chain verification result, the filters (action, actor, "actions
 //! by MSP staff"), paging; a network-only admin is refused, another tenant not found.
 
-use super::{assert_accessible, csrf, get, msp, post, rows, session, G, M, M_ORIGIN};
+use super::{assert_accessible, csrf, get, msp, network, post, rows, session, signed_in, G, M};
 use crate::support::test_app;
 use axum::http::StatusCode;
 use tenantry::authz::{Grant, NetworkAccess, OrgAccess, Target};
-use tenantry::core::audit::Actor;
 
 #[tokio::test]
 async fn the_audit_log_is_verified_and_filtered() {
@@ -21,7 +20,6 @@ async fn the_audit_log_is_verified_and_filtered() {
         let p = post(
             &app,
             M,
-            M_ORIGIN,
             "/portal/networks",
             &cookie,
             &[("csrf", &token), ("org", "globex-acme"), ("name", name)],
@@ -104,20 +102,15 @@ async fn the_audit_log_pages_and_refuses() {
     let app = test_app().await;
     msp(&app).await;
     for i in 0..60 {
-        app.core
-            .create_network("globex-acme", &format!("N{i:02}"), &[], &Actor::cli())
-            .await
-            .expect("net");
+        network(&app, "globex-acme", &format!("N{i:02}"), &[]).await;
     }
-    let ro = app
-        .admin(
-            "globex-acme",
-            "ro@globex.example",
-            Some(OrgAccess::ReadOnly),
-            vec![],
-        )
-        .await;
-    let rc = session(&app, "globex-acme", &ro.user_id).await;
+    let (_, rc) = signed_in(
+        &app,
+        "globex-acme",
+        "ro@globex.example",
+        Some(OrgAccess::ReadOnly),
+    )
+    .await;
     let p = get(&app, G, "/portal/audit", &rc).await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
     assert_eq!(rows(&p.body), 50);

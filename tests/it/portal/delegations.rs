@@ -2,9 +2,7 @@
 //! and the "require approval" setting on the customer's host, the rules' errors in place,
 //! and the CSRF/Origin refusals.
 
-use super::{
-    assert_accessible, csrf, get, msp, post, row_of, send, session, G, G_ORIGIN, M, M_ORIGIN,
-};
+use super::{assert_accessible, csrf, get, msp, post, row_of, send, session, G, G_ORIGIN, M};
 use crate::support::{test_app, Admin, TestApp};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
@@ -49,7 +47,6 @@ async fn delegate(app: &TestApp, cookie: &str, token: &str, user: &str) -> super
     post(
         app,
         M,
-        M_ORIGIN,
         "/portal/delegations",
         cookie,
         &[
@@ -108,7 +105,6 @@ async fn the_msp_delegates_and_revokes_with_errors_in_place() {
     let p = post(
         &app,
         M,
-        M_ORIGIN,
         "/portal/delegations",
         &bc,
         &[
@@ -151,7 +147,6 @@ async fn the_msp_delegates_and_revokes_with_errors_in_place() {
     let p = post(
         &app,
         M,
-        M_ORIGIN,
         "/portal/delegations/revoke",
         &bc,
         &[("csrf", &token), ("org", "globex-acme"), ("id", &id)],
@@ -166,7 +161,6 @@ async fn the_msp_delegates_and_revokes_with_errors_in_place() {
     let p = post(
         &app,
         M,
-        M_ORIGIN,
         "/portal/delegations/revoke",
         &bc,
         &[("csrf", &token), ("org", "globex-acme"), ("id", &id)],
@@ -195,7 +189,6 @@ async fn the_customer_approves_revokes_and_requires_approval() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/delegations/settings",
         &oc,
         &[
@@ -222,7 +215,6 @@ async fn the_customer_approves_revokes_and_requires_approval() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/delegations/approve",
         &oc,
         &[("csrf", &token), ("org", "globex-acme"), ("id", &id)],
@@ -243,7 +235,6 @@ async fn the_customer_approves_revokes_and_requires_approval() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/delegations/approve",
         &oc,
         &[("csrf", &token), ("org", "globex-acme"), ("id", &id)],
@@ -257,7 +248,6 @@ async fn the_customer_approves_revokes_and_requires_approval() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/delegations/revoke",
         &oc,
         &[("csrf", &token), ("org", "globex-acme"), ("id", &id)],
@@ -270,7 +260,6 @@ async fn the_customer_approves_revokes_and_requires_approval() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/delegations/settings",
         &oc,
         &[("csrf", &token), ("org", "globex-acme")],
@@ -311,7 +300,6 @@ async fn delegation_posts_need_the_origin_and_the_csrf_token() {
     let p = post(
         &app,
         M,
-        M_ORIGIN,
         "/portal/delegations",
         &bc,
         &[
@@ -327,7 +315,6 @@ async fn delegation_posts_need_the_origin_and_the_csrf_token() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/delegations/settings",
         &oc,
         &[

@@ -3,46 +3,9 @@
 //! through its form with the CSRF token, refuses a read-only admin in place and answers
 //! "not found" for another tenant's object.
 
-use super::{assert_accessible, csrf, get, msp, post, row_of, rows, session, G, G_ORIGIN};
-use crate::support::{test_app, TestApp};
+use super::{assert_accessible, csrf, first_id, full_and_read_only, get, post, row_of, rows, G, I};
+use crate::support::test_app;
 use axum::http::StatusCode;
-use tenantry::authz::OrgAccess;
-
-/// Globex's org-full and read-only admins' sessions, and initech's org-full admin's key.
-async fn setup(app: &TestApp) -> (String, String, String) {
-    msp(app).await;
-    let full = app
-        .admin(
-            "globex-acme",
-            "full@globex.example",
-            Some(OrgAccess::Full),
-            vec![],
-        )
-        .await;
-    let ro = app
-        .admin(
-            "globex-acme",
-            "ro@globex.example",
-            Some(OrgAccess::ReadOnly),
-            vec![],
-        )
-        .await;
-    let other = app
-        .admin(
-            "initech-acme",
-            "i@initech.example",
-            Some(OrgAccess::Full),
-            vec![],
-        )
-        .await;
-    (
-        session(app, "globex-acme", &full.user_id).await,
-        session(app, "globex-acme", &ro.user_id).await,
-        other.key,
-    )
-}
-
-const I: &str = "initech-acme.localhost:8080";
 
 /// The text of the element with this id.
 fn text_of(body: &str, id: &str) -> String {
@@ -59,7 +22,7 @@ fn text_of(body: &str, id: &str) -> String {
 #[tokio::test]
 async fn scim_tokens_are_shown_once_and_revoked() {
     let app = test_app().await;
-    let (fc, rc, other) = setup(&app).await;
+    let (fc, rc, other) = full_and_read_only(&app).await;
     let globex = app.core.find_tenant("globex-acme").await.expect("t");
     let p = get(&app, G, "/portal/scim-tokens", &fc).await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
@@ -68,7 +31,6 @@ async fn scim_tokens_are_shown_once_and_revoked() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/scim-tokens",
         &fc,
         &[("csrf", &token), ("name", "entra")],
@@ -99,7 +61,6 @@ async fn scim_tokens_are_shown_once_and_revoked() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/scim-tokens/revoke",
         &rc,
         &[("csrf", &rt), ("id", &id)],
@@ -112,7 +73,6 @@ async fn scim_tokens_are_shown_once_and_revoked() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/scim-tokens",
         &rc,
         &[("csrf", &rt), ("name", "x")],
@@ -135,7 +95,6 @@ async fn scim_tokens_are_shown_once_and_revoked() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/scim-tokens/revoke",
         &fc,
         &[("csrf", &token), ("id", &theirs)],
@@ -154,7 +113,6 @@ async fn scim_tokens_are_shown_once_and_revoked() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/scim-tokens/revoke",
         &fc,
         &[("csrf", &token), ("id", &id)],
@@ -172,7 +130,7 @@ async fn scim_tokens_are_shown_once_and_revoked() {
 #[tokio::test]
 async fn oidc_applications_are_registered_with_the_secret_once_and_deleted() {
     let app = test_app().await;
-    let (fc, rc, other) = setup(&app).await;
+    let (fc, rc, other) = full_and_read_only(&app).await;
     let p = get(&app, G, "/portal/clients", &fc).await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
     assert_accessible(&p);
@@ -180,7 +138,6 @@ async fn oidc_applications_are_registered_with_the_secret_once_and_deleted() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/clients",
         &fc,
         &[
@@ -206,7 +163,6 @@ async fn oidc_applications_are_registered_with_the_secret_once_and_deleted() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/clients",
         &fc,
         &[
@@ -225,7 +181,6 @@ async fn oidc_applications_are_registered_with_the_secret_once_and_deleted() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/clients/delete",
         &rc,
         &[("csrf", &rt), ("id", &client_id)],
@@ -249,7 +204,6 @@ async fn oidc_applications_are_registered_with_the_secret_once_and_deleted() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/clients/delete",
         &fc,
         &[("csrf", &token), ("id", theirs)],
@@ -260,7 +214,6 @@ async fn oidc_applications_are_registered_with_the_secret_once_and_deleted() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/clients/delete",
         &fc,
         &[("csrf", &token), ("id", &client_id)],
@@ -285,7 +238,7 @@ fn metadata(entity: &str) -> String {
 #[tokio::test]
 async fn saml_service_providers_are_added_from_pasted_metadata_and_removed() {
     let app = test_app().await;
-    let (fc, rc, other) = setup(&app).await;
+    let (fc, rc, other) = full_and_read_only(&app).await;
     let p = get(&app, G, "/portal/saml-sps", &fc).await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
     assert_accessible(&p);
@@ -294,7 +247,6 @@ async fn saml_service_providers_are_added_from_pasted_metadata_and_removed() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/saml-sps",
         &fc,
         &[("csrf", &token), ("metadata", &xml)],
@@ -310,7 +262,6 @@ async fn saml_service_providers_are_added_from_pasted_metadata_and_removed() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/saml-sps",
         &fc,
         &[("csrf", &token), ("metadata", "<nope/>")],
@@ -329,7 +280,6 @@ async fn saml_service_providers_are_added_from_pasted_metadata_and_removed() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/saml-sps",
         &rc,
         &[
@@ -357,7 +307,6 @@ async fn saml_service_providers_are_added_from_pasted_metadata_and_removed() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/saml-sps/delete",
         &fc,
         &[("csrf", &token), ("id", theirs)],
@@ -366,17 +315,10 @@ async fn saml_service_providers_are_added_from_pasted_metadata_and_removed() {
     assert_eq!(p.status, StatusCode::NOT_FOUND);
     // Removed.
     let p = get(&app, G, "/portal/saml-sps", &fc).await;
-    let ours = p
-        .body
-        .split("name=\"id\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .expect("id")
-        .to_string();
+    let ours = first_id(&p.body).expect("id");
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/saml-sps/delete",
         &fc,
         &[("csrf", &token), ("id", &ours)],
@@ -390,7 +332,7 @@ async fn saml_service_providers_are_added_from_pasted_metadata_and_removed() {
 #[tokio::test]
 async fn signing_keys_are_listed_and_rotated() {
     let app = test_app().await;
-    let (fc, rc, _) = setup(&app).await;
+    let (fc, rc, _) = full_and_read_only(&app).await;
     let p = get(&app, G, "/portal/keys", &fc).await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
     assert_accessible(&p);
@@ -398,7 +340,7 @@ async fn signing_keys_are_listed_and_rotated() {
     assert!(before >= 3, "one key per algorithm");
     assert_eq!(p.body.matches("<td>signs now</td>").count(), before);
     let token = csrf(&p.body);
-    let p = post(&app, G, G_ORIGIN, "/portal/keys", &fc, &[("csrf", &token)]).await;
+    let p = post(&app, G, "/portal/keys", &fc, &[("csrf", &token)]).await;
     assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
     let p = get(&app, G, &p.location.expect("back"), &fc).await;
     assert!(p.body.contains("New signing keys created and published."));
@@ -418,7 +360,7 @@ async fn signing_keys_are_listed_and_rotated() {
     assert_eq!(rows(&p.body), before * 2);
     assert!(!p.body.contains("Rotate signing keys"));
     let rt = csrf(&p.body);
-    let p = post(&app, G, G_ORIGIN, "/portal/keys", &rc, &[("csrf", &rt)]).await;
+    let p = post(&app, G, "/portal/keys", &rc, &[("csrf", &rt)]).await;
     assert_eq!(p.status, StatusCode::FORBIDDEN);
     assert!(p
         .body
@@ -427,7 +369,6 @@ async fn signing_keys_are_listed_and_rotated() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/keys",
         &fc,
         &[("csrf", &token), ("org", "initech-acme")],

@@ -2,29 +2,23 @@
 //! grants), delete; rule 5 and the read-only refusal in place; another tenant's mapping is
 //! not found.
 
-use super::{assert_accessible, csrf, get, msp, post, row_of, session, G, G_ORIGIN};
+use super::{assert_accessible, csrf, get, msp, network, post, row_of, signed_in, G};
 use crate::support::test_app;
 use axum::http::StatusCode;
 use tenantry::authz::OrgAccess;
-use tenantry::core::audit::Actor;
 
 #[tokio::test]
 async fn role_mappings_are_created_and_deleted_through_the_form() {
     let app = test_app().await;
     msp(&app).await;
-    app.core
-        .create_network("globex-acme", "Alpha", &["branch".into()], &Actor::cli())
-        .await
-        .expect("net");
-    let a = app
-        .admin(
-            "globex-acme",
-            "full@globex.example",
-            Some(OrgAccess::Full),
-            vec![],
-        )
-        .await;
-    let ac = session(&app, "globex-acme", &a.user_id).await;
+    network(&app, "globex-acme", "Alpha", &["branch"]).await;
+    let (a, ac) = signed_in(
+        &app,
+        "globex-acme",
+        "full@globex.example",
+        Some(OrgAccess::Full),
+    )
+    .await;
     let p = get(&app, G, "/portal/role-mappings", &ac).await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
     assert_accessible(&p);
@@ -33,7 +27,6 @@ async fn role_mappings_are_created_and_deleted_through_the_form() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/role-mappings",
         &ac,
         &[
@@ -61,7 +54,6 @@ async fn role_mappings_are_created_and_deleted_through_the_form() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/role-mappings",
         &ac,
         &[
@@ -93,7 +85,6 @@ async fn role_mappings_are_created_and_deleted_through_the_form() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/role-mappings/delete",
         &ac,
         &[("csrf", &token), ("id", &id)],
@@ -108,15 +99,13 @@ async fn role_mappings_are_created_and_deleted_through_the_form() {
 async fn role_mappings_refuse_read_only_admins_and_other_tenants() {
     let app = test_app().await;
     msp(&app).await;
-    let ro = app
-        .admin(
-            "globex-acme",
-            "ro@globex.example",
-            Some(OrgAccess::ReadOnly),
-            vec![],
-        )
-        .await;
-    let rc = session(&app, "globex-acme", &ro.user_id).await;
+    let (_, rc) = signed_in(
+        &app,
+        "globex-acme",
+        "ro@globex.example",
+        Some(OrgAccess::ReadOnly),
+    )
+    .await;
     let p = get(&app, G, "/portal/role-mappings", &rc).await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
     assert_accessible(&p);
@@ -125,7 +114,6 @@ async fn role_mappings_refuse_read_only_admins_and_other_tenants() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/role-mappings",
         &rc,
         &[
@@ -161,20 +149,17 @@ async fn role_mappings_refuse_read_only_admins_and_other_tenants() {
         .await
     };
     let theirs = body["id"].as_str().expect("mapping id").to_string();
-    let a = app
-        .admin(
-            "globex-acme",
-            "full@globex.example",
-            Some(OrgAccess::Full),
-            vec![],
-        )
-        .await;
-    let ac = session(&app, "globex-acme", &a.user_id).await;
+    let (_, ac) = signed_in(
+        &app,
+        "globex-acme",
+        "full@globex.example",
+        Some(OrgAccess::Full),
+    )
+    .await;
     let token = csrf(&get(&app, G, "/portal/role-mappings", &ac).await.body);
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/role-mappings/delete",
         &ac,
         &[("csrf", &token), ("id", &theirs)],

@@ -2,11 +2,10 @@
 //! the forms with their CSRF token; a read-only admin is refused in place and another
 //! tenant's network is not found.
 
-use super::{assert_accessible, csrf, get, msp, post, row_of, session, G, G_ORIGIN, M, M_ORIGIN};
+use super::{assert_accessible, csrf, get, msp, network, post, row_of, signed_in, G, M};
 use crate::support::test_app;
 use axum::http::StatusCode;
 use tenantry::authz::OrgAccess;
-use tenantry::core::audit::Actor;
 
 #[tokio::test]
 async fn networks_are_created_tagged_given_port_privileges_and_deleted() {
@@ -20,7 +19,6 @@ async fn networks_are_created_tagged_given_port_privileges_and_deleted() {
     let p = post(
         &app,
         M,
-        M_ORIGIN,
         "/portal/networks",
         &cookie,
         &[
@@ -44,7 +42,6 @@ async fn networks_are_created_tagged_given_port_privileges_and_deleted() {
     let p = post(
         &app,
         M,
-        M_ORIGIN,
         "/portal/networks",
         &cookie,
         &[
@@ -73,7 +70,6 @@ async fn networks_are_created_tagged_given_port_privileges_and_deleted() {
     let p = post(
         &app,
         M,
-        M_ORIGIN,
         "/portal/networks/update",
         &cookie,
         &[
@@ -96,7 +92,6 @@ async fn networks_are_created_tagged_given_port_privileges_and_deleted() {
     let p = post(
         &app,
         M,
-        M_ORIGIN,
         "/portal/networks/ports",
         &cookie,
         &[
@@ -120,7 +115,6 @@ async fn networks_are_created_tagged_given_port_privileges_and_deleted() {
     let p = post(
         &app,
         M,
-        M_ORIGIN,
         "/portal/networks/ports/delete",
         &cookie,
         &[
@@ -138,7 +132,6 @@ async fn networks_are_created_tagged_given_port_privileges_and_deleted() {
     let p = post(
         &app,
         M,
-        M_ORIGIN,
         "/portal/networks/delete",
         &cookie,
         &[("csrf", &token), ("org", "globex-acme"), ("id", &id)],
@@ -157,25 +150,15 @@ async fn networks_are_created_tagged_given_port_privileges_and_deleted() {
 async fn networks_refuse_read_only_admins_and_other_tenants() {
     let app = test_app().await;
     msp(&app).await;
-    let alpha = app
-        .core
-        .create_network("globex-acme", "Alpha", &["branch".into()], &Actor::cli())
-        .await
-        .expect("net");
-    let other = app
-        .core
-        .create_network("initech-acme", "Elsewhere", &[], &Actor::cli())
-        .await
-        .expect("net");
-    let ro = app
-        .admin(
-            "globex-acme",
-            "ro@globex.example",
-            Some(OrgAccess::ReadOnly),
-            vec![],
-        )
-        .await;
-    let rc = session(&app, "globex-acme", &ro.user_id).await;
+    let alpha = network(&app, "globex-acme", "Alpha", &["branch"]).await;
+    let other = network(&app, "initech-acme", "Elsewhere", &[]).await;
+    let (_, rc) = signed_in(
+        &app,
+        "globex-acme",
+        "ro@globex.example",
+        Some(OrgAccess::ReadOnly),
+    )
+    .await;
     let p = get(&app, G, "/portal/networks", &rc).await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
     assert_accessible(&p);
@@ -188,7 +171,6 @@ async fn networks_refuse_read_only_admins_and_other_tenants() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/networks",
         &rc,
         &[("csrf", &token), ("name", "Sneaky")],
@@ -201,7 +183,6 @@ async fn networks_refuse_read_only_admins_and_other_tenants() {
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/networks/update",
         &rc,
         &[
@@ -224,20 +205,17 @@ async fn networks_refuse_read_only_admins_and_other_tenants() {
     assert_eq!(nets[0].tags, ["branch"]);
 
     // An org-full admin of globex cannot touch initech's network: not found.
-    let a = app
-        .admin(
-            "globex-acme",
-            "full@globex.example",
-            Some(OrgAccess::Full),
-            vec![],
-        )
-        .await;
-    let ac = session(&app, "globex-acme", &a.user_id).await;
+    let (_, ac) = signed_in(
+        &app,
+        "globex-acme",
+        "full@globex.example",
+        Some(OrgAccess::Full),
+    )
+    .await;
     let token = csrf(&get(&app, G, "/portal/networks", &ac).await.body);
     let p = post(
         &app,
         G,
-        G_ORIGIN,
         "/portal/networks/delete",
         &ac,
         &[("csrf", &token), ("id", &other.id)],

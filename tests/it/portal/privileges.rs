@@ -2,26 +2,17 @@
 //! reasons, "explain one capability", who can reach a network; what the caller may not
 //! see is refused as the API refuses it.
 
-use super::{assert_accessible, get, msp, row_of, session, G, M};
+use super::{assert_accessible, get, msp, network, row_of, session, signed_in, G, M};
 use crate::support::test_app;
 use axum::http::StatusCode;
 use tenantry::authz::{Grant, NetworkAccess, OrgAccess, Target};
-use tenantry::core::audit::Actor;
 
 #[tokio::test]
 async fn privileges_are_explained_per_admin_and_per_network() {
     let app = test_app().await;
     let (_, cookie) = msp(&app).await;
-    let alpha = app
-        .core
-        .create_network("globex-acme", "Alpha", &["branch".into()], &Actor::cli())
-        .await
-        .expect("net");
-    let beta = app
-        .core
-        .create_network("globex-acme", "Beta", &[], &Actor::cli())
-        .await
-        .expect("net");
+    let alpha = network(&app, "globex-acme", "Alpha", &["branch"]).await;
+    let beta = network(&app, "globex-acme", "Beta", &[]).await;
     let net = app
         .admin(
             "globex-acme",
@@ -116,16 +107,8 @@ async fn privileges_are_explained_per_admin_and_per_network() {
 async fn privileges_hide_what_the_caller_may_not_see() {
     let app = test_app().await;
     msp(&app).await;
-    let alpha = app
-        .core
-        .create_network("globex-acme", "Alpha", &[], &Actor::cli())
-        .await
-        .expect("net");
-    let other = app
-        .core
-        .create_network("initech-acme", "Elsewhere", &[], &Actor::cli())
-        .await
-        .expect("net");
+    let alpha = network(&app, "globex-acme", "Alpha", &[]).await;
+    let other = network(&app, "initech-acme", "Elsewhere", &[]).await;
     let outsider = app
         .admin(
             "initech-acme",
@@ -134,15 +117,13 @@ async fn privileges_hide_what_the_caller_may_not_see() {
             vec![],
         )
         .await;
-    let ro = app
-        .admin(
-            "globex-acme",
-            "ro@globex.example",
-            Some(OrgAccess::ReadOnly),
-            vec![],
-        )
-        .await;
-    let rc = session(&app, "globex-acme", &ro.user_id).await;
+    let (ro, rc) = signed_in(
+        &app,
+        "globex-acme",
+        "ro@globex.example",
+        Some(OrgAccess::ReadOnly),
+    )
+    .await;
     // A read-only admin reads explanations (no actions here).
     let p = get(
         &app,

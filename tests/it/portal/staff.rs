@@ -3,7 +3,7 @@
 //! shown in place (unknown customer, one's own role, a non-super-user), and "not found"
 //! on a customer's host.
 
-use super::{assert_accessible, csrf, get, msp, post, row_of, session, G, M, M_ORIGIN};
+use super::{assert_accessible, csrf, get, msp, post, row_of, session, G, M};
 use crate::support::{test_app, Admin, TestApp};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
@@ -52,7 +52,6 @@ async fn super_users_list_add_and_change_staff_with_errors_in_place() {
     let p = post(
         &app,
         M,
-        M_ORIGIN,
         "/portal/staff",
         &bc,
         &[
@@ -82,7 +81,6 @@ async fn super_users_list_add_and_change_staff_with_errors_in_place() {
     let p = post(
         &app,
         M,
-        M_ORIGIN,
         "/portal/staff",
         &bc,
         &[
@@ -107,7 +105,6 @@ async fn super_users_list_add_and_change_staff_with_errors_in_place() {
     let p = post(
         &app,
         M,
-        M_ORIGIN,
         "/portal/staff/update",
         &bc,
         &[
@@ -144,7 +141,6 @@ async fn super_users_list_add_and_change_staff_with_errors_in_place() {
     let p = post(
         &app,
         M,
-        M_ORIGIN,
         "/portal/staff/update",
         &bc,
         &[
@@ -185,7 +181,6 @@ async fn staff_without_super_user_see_the_list_and_no_forms_and_are_refused() {
     let p = post(
         &app,
         M,
-        M_ORIGIN,
         "/portal/staff/update",
         &oc,
         &[("csrf", &token), ("id", &boss), ("role", "observer")],
