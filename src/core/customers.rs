@@ -36,6 +36,10 @@ pub struct CustomerSummary {
     pub scim_last_sync: Option<String>,
     /// SCIM requests that failed in the last 24 hours.
     pub scim_recent_errors: i64,
+    /// Inbound federation connections (the customer's own SSO) configured.
+    pub federation_connections: i64,
+    /// The newest sign-in by passkey or federation, if anyone ever signed in.
+    pub last_sign_in: Option<String>,
     /// Fewer than two org-full admins of the customer's own (privileges.md rule 4).
     pub warnings: Vec<String>,
     pub created_at: String,
@@ -83,7 +87,7 @@ impl Core {
     }
 
     /// GET /customers: every customer the caller reaches, with the overview counts, in
-    /// six grouped queries whatever the number of customers.
+    /// a fixed number of grouped queries whatever the number of customers.
     pub async fn api_list_customers(&self, principal: &Principal) -> Result<Vec<CustomerSummary>> {
         let msp = self.msp_of(principal, false).await?;
         let now = self.clock.now();
@@ -137,6 +141,9 @@ impl Core {
         .into_iter()
         .map(|(id, last, n, start)| (id, (last, n, start)))
         .collect();
+        let federation = counts(&mut conn, "SELECT f.tenant_id, COUNT(*) FROM federation_connections f JOIN tenants t ON t.id = f.tenant_id WHERE t.msp_id = $1 GROUP BY f.tenant_id", &msp.id, None).await?;
+        let passkey_use = counts(&mut conn, "SELECT p.tenant_id, MAX(p.last_used_at) FROM passkeys p JOIN tenants t ON t.id = p.tenant_id WHERE t.msp_id = $1 AND p.last_used_at IS NOT NULL GROUP BY p.tenant_id", &msp.id, None).await?;
+        let federated_use = counts(&mut conn, "SELECT i.tenant_id, MAX(i.last_login_at) FROM federated_identities i JOIN tenants t ON t.id = i.tenant_id WHERE t.msp_id = $1 GROUP BY i.tenant_id", &msp.id, None).await?;
         let get = |m: &HashMap<String, i64>, id: &str| m.get(id).copied().unwrap_or(0);
         Ok(all
             .into_iter()
@@ -164,6 +171,12 @@ impl Core {
                         .get(&c.id)
                         .filter(|s| s.2 >= now - 86_400)
                         .map_or(0, |s| s.1),
+                    federation_connections: get(&federation, &c.id),
+                    last_sign_in: passkey_use
+                        .get(&c.id)
+                        .copied()
+                        .max(federated_use.get(&c.id).copied())
+                        .map(rfc3339),
                     warnings,
                     created_at: rfc3339(c.created_at),
                     name: c.name,

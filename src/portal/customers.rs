@@ -31,6 +31,8 @@ const COLUMNS: &[(&str, &str, bool)] = &[
     ("scim_sync", "SCIM last sync", false),
     ("scim_errors", "SCIM errors (24 h)", true),
     ("delegations", "Active delegations", true),
+    ("federation", "Federation", false),
+    ("last_sign_in", "Last sign-in", false),
     ("created", "Created", false),
 ];
 
@@ -43,6 +45,8 @@ fn compare(sort: &str, a: &CustomerSummary, b: &CustomerSummary) -> Ordering {
         "scim_sync" => a.scim_last_sync.cmp(&b.scim_last_sync),
         "scim_errors" => a.scim_recent_errors.cmp(&b.scim_recent_errors),
         "delegations" => a.active_delegations.cmp(&b.active_delegations),
+        "federation" => a.federation_connections.cmp(&b.federation_connections),
+        "last_sign_in" => a.last_sign_in.cmp(&b.last_sign_in),
         "created" => a.created_at.cmp(&b.created_at),
         _ => Ordering::Equal,
     };
@@ -244,6 +248,7 @@ async fn render(
              <td class=\"num\">{full_admins}{warn}</td>\
              <td class=\"num\">{enrolled} / {pending}</td>\
              <td>{sync}</td><td class=\"num\">{errors}</td><td class=\"num\">{delegations}</td>\
+             <td>{federation}</td><td>{last_sign_in}</td>\
              <td>{created}</td>\
              <td><a href=\"{open}\" aria-label=\"Open {d}\">Open</a>{delete}</td></tr>",
             d = esc(&c.display_name),
@@ -256,6 +261,11 @@ async fn render(
             sync = esc(c.scim_last_sync.as_deref().unwrap_or("never")),
             errors = c.scim_recent_errors,
             delegations = c.active_delegations,
+            federation = match c.federation_connections {
+                0 => "no".to_string(),
+                n => format!("yes ({n})"),
+            },
+            last_sign_in = esc(c.last_sign_in.as_deref().unwrap_or("never")),
             created = esc(&c.created_at),
             open = esc(&open),
         ));

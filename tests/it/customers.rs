@@ -3,7 +3,7 @@
 
 use crate::support::test_app;
 use axum::http::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 use tenantry::authz::OrgAccess;
 use tenantry::core::audit::Actor;
 
@@ -17,7 +17,7 @@ async fn the_msp_overview_lists_customers_with_counts_and_warnings() {
     let boss = app
         .key_for("acme", &boss.user_id, &boss.membership_id)
         .await;
-    app.customer("globex", "acme", "Globex").await;
+    let globex_id = app.customer("globex", "acme", "Globex").await.tenant.id;
     app.customer("initech", "acme", "Initech").await;
     app.admin(
         "globex-acme",
@@ -33,6 +33,28 @@ async fn the_msp_overview_lists_customers_with_counts_and_warnings() {
         vec![],
     )
     .await;
+    // Globex has its own SSO, and one of its admins signed in through it.
+    let a = app
+        .admin(
+            "globex-acme",
+            "sso@globex.example",
+            Some(OrgAccess::ReadOnly),
+            vec![],
+        )
+        .await;
+    for sql in [
+        "INSERT INTO federation_connections (tenant_id, id, name, display_name, kind, issuer, claim, created_at) \
+         VALUES ($1, 'fed_1', 'okta', 'Okta', 'oidc', 'https://okta.example', 'groups', 1)",
+        "INSERT INTO federated_identities (tenant_id, connection_id, subject, user_id, created_at, last_login_at) \
+         VALUES ($1, 'fed_1', 'sub-1', $2, 1, 1767225600)",
+    ] {
+        sqlx::query(sql)
+            .bind(&globex_id)
+            .bind(&a.user_id)
+            .execute(app.core.store.pool())
+            .await
+            .expect(sql);
+    }
     let (s, v, _) = app
         .api("GET", M, "/api/v1/customers", Some(&boss.key), None)
         .await;
@@ -43,14 +65,18 @@ async fn the_msp_overview_lists_customers_with_counts_and_warnings() {
         .iter()
         .find(|c| c["name"] == "globex-acme")
         .expect("globex");
-    assert_eq!(globex["admins"], 2);
+    assert_eq!(globex["admins"], 3);
     assert_eq!(globex["org_full_admins"], 2);
-    assert_eq!(globex["pending_admins"], 2);
+    assert_eq!(globex["pending_admins"], 3);
     assert_eq!(globex["warnings"], json!([]));
+    assert_eq!(globex["federation_connections"], 1);
+    assert_eq!(globex["last_sign_in"], "2026-01-01T00:00:00Z");
     let initech = items
         .iter()
         .find(|c| c["name"] == "initech-acme")
         .expect("initech");
+    assert_eq!(initech["federation_connections"], 0);
+    assert_eq!(initech["last_sign_in"], Value::Null);
     assert_eq!(
         initech["warnings"].as_array().map(Vec::len),
         Some(1),
