@@ -24,6 +24,7 @@ pub mod passkeys;
 pub mod portal;
 pub mod privileges;
 pub mod saml;
+pub mod saml_keys;
 pub mod scim;
 pub mod secrets;
 pub mod sessions;

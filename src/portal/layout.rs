@@ -77,20 +77,27 @@ pub enum Nav {
     Staff,
 }
 
+/// The organization switcher: a list of every organization the admin reaches, and a
+/// search field (its suggestions from a datalist, no script) that takes part of a name.
 fn switcher(orgs: &[Org]) -> String {
     let mut options = String::new();
+    let mut suggestions = String::new();
     for o in orgs {
+        let name = escape_html(&o.name);
+        let display = escape_html(&o.display_name);
         options.push_str(&format!(
             "<option value=\"{name}\"{sel}>{display} ({name})</option>",
-            name = escape_html(&o.name),
-            display = escape_html(&o.display_name),
             sel = if o.current { " selected" } else { "" },
         ));
+        suggestions.push_str(&format!("<option value=\"{name}\">{display}</option>"));
     }
     format!(
         "<form class=\"switcher\" method=\"get\" action=\"/portal/switch\" aria-label=\"Switch organization\">\
          <label for=\"org-switch\">Organization</label> \
          <select id=\"org-switch\" name=\"to\">{options}</select> \
+         <label for=\"org-find\">or find</label> \
+         <input type=\"search\" id=\"org-find\" name=\"find\" list=\"org-list\" size=\"12\" autocomplete=\"off\">\
+         <datalist id=\"org-list\">{suggestions}</datalist> \
          <button type=\"submit\">Switch</button></form>"
     )
 }
@@ -291,7 +298,8 @@ pre{white-space:pre-wrap;word-break:break-all;margin:0;font-size:.85rem}
 @media (max-width:600px){
  .top{padding:.5rem}
  .switcher{width:100%}
- .switcher select{flex:1;min-width:0}
+ .switcher select{flex:1 1 8rem;min-width:8rem}
+ .switcher input{flex:1 1 8rem;min-width:6rem}
  main{padding:.75rem}
  textarea{width:100%}
  .filters p,.stack p{width:100%}

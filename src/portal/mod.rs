@@ -321,17 +321,52 @@ async fn switch(
         Err(resp) => return resp,
     };
     let q = query(q);
-    let Some(to) = field(&q, "to") else {
+    let find = field(&q, "find").map(str::trim).filter(|f| !f.is_empty());
+    let Some(to) = find.or(field(&q, "to")) else {
         return Redirect::to("/portal").into_response();
     };
     if to == t.name {
         return Redirect::to("/portal").into_response();
     }
-    match layout::organizations(&s.core, &ctx).await {
-        Ok(orgs) => match orgs.into_iter().find(|o| o.name == to) {
-            Some(o) => Redirect::to(&o.href).into_response(),
-            None => Refusal::not_found().into_response(),
-        },
-        Err(e) => Refusal::from(e).into_response(),
+    let orgs = match layout::organizations(&s.core, &ctx).await {
+        Ok(orgs) => orgs,
+        Err(e) => return Refusal::from(e).into_response(),
+    };
+    if let Some(o) = orgs.iter().find(|o| o.name == to) {
+        return Redirect::to(&o.href).into_response();
+    }
+    let Some(find) = find else {
+        return Refusal::not_found().into_response();
+    };
+    // Part of a name or display name, any case: one match switches, several ask for more.
+    let needle = find.to_lowercase();
+    let found: Vec<&layout::Org> = orgs
+        .iter()
+        .filter(|o| {
+            o.name.to_lowercase().contains(&needle)
+                || o.display_name.to_lowercase().contains(&needle)
+        })
+        .collect();
+    match found.as_slice() {
+        [o] if o.name == t.name => Redirect::to("/portal").into_response(),
+        [o] => Redirect::to(&o.href).into_response(),
+        [] => Refusal::new(
+            StatusCode::NOT_FOUND,
+            format!("no organization you can reach matches \"{find}\""),
+        )
+        .into_response(),
+        several => Refusal::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{} organizations match \"{find}\" ({}); type more of the name",
+                several.len(),
+                several
+                    .iter()
+                    .map(|o| o.display_name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .into_response(),
     }
 }

@@ -15,6 +15,7 @@ mod mappings;
 mod networks;
 mod privileges;
 mod staff;
+mod switcher;
 
 use crate::support::{test_app, Admin, TestApp};
 use axum::body::Body;
