@@ -110,9 +110,9 @@ impl Core {
         let is_admin = priv_rows::membership_of_user(&mut tx, &home.id, user_id)
             .await?
             .is_some()
-            || priv_rows::staff_role(&mut tx, &home.id, user_id)
+            || super::standing::Standing::load(&mut tx, &home.id, user_id)
                 .await?
-                .is_some();
+                .is_staff();
         if !is_admin {
             return Err(Error::invalid(
                 "not_an_admin",

@@ -13,7 +13,7 @@ use super::{Core, Error, Result};
 use crate::authz::{Grant, Target};
 use crate::clock::rfc3339;
 use crate::ids::{MappingId, NetworkId, TenantId};
-use crate::store::{self, privileges as priv_rows, tenants as tenant_rows, Conn};
+use crate::store::{self, tenants as tenant_rows, Conn};
 use crate::tenancy::{Tenant, TenantKind};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -93,18 +93,8 @@ impl Core {
         let now = self.clock.now();
         let mut conn = self.store.conn().await?;
         let all = tenant_rows::list_customers(self.store.pool(), &msp.id).await?;
-        let staff = priv_rows::staff_role(&mut conn, &msp.id, &principal.user_id).await?;
-        let sees_all = staff.as_ref().is_some_and(|s| {
-            s.role == "super-user" || (s.scope_all != 0 && s.role != "technician")
-        });
-        let scoped: Vec<(String,)> = sqlx::query_as(
-            "SELECT customer_id FROM msp_staff_scope WHERE tenant_id = $1 AND user_id = $2",
-        )
-        .bind(msp.id.as_str())
-        .bind(&principal.user_id)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(store::db)?;
+        let standing =
+            super::standing::Standing::load(&mut conn, &msp.id, &principal.user_id).await?;
         let delegated: Vec<(String,)> = sqlx::query_as(
             "SELECT DISTINCT tenant_id FROM delegations WHERE msp_tenant_id = $1 AND msp_user_id = $2 \
              AND state = 'approved' AND (expires_at IS NULL OR expires_at > $3)",
@@ -115,9 +105,7 @@ impl Core {
         .fetch_all(&mut *conn)
         .await
         .map_err(store::db)?;
-        let reach = |id: &str| {
-            sees_all || scoped.iter().any(|(c,)| c == id) || delegated.iter().any(|(c,)| c == id)
-        };
+        let reach = |id: &str| standing.reaches(id) || delegated.iter().any(|(c,)| c == id);
         let users = counts(&mut conn, "SELECT u.tenant_id, COUNT(*) FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE t.msp_id = $1 GROUP BY u.tenant_id", &msp.id, None).await?;
         let admins = counts(&mut conn, "SELECT m.tenant_id, COUNT(*) FROM admin_memberships m JOIN tenants t ON t.id = m.tenant_id WHERE t.msp_id = $1 GROUP BY m.tenant_id", &msp.id, None).await?;
         let full = counts(&mut conn, "SELECT m.tenant_id, COUNT(*) FROM admin_memberships m JOIN tenants t ON t.id = m.tenant_id WHERE t.msp_id = $1 AND m.org_access = 'full' GROUP BY m.tenant_id", &msp.id, None).await?;

@@ -31,10 +31,7 @@ use super::{settings, Core, Error, Result};
 use crate::authz::{self, Bundle, Grant, OrgAccess, Target};
 use crate::clock::rfc3339;
 use crate::ids::{DelegationId, TenantId};
-use crate::store::{
-    self, delegations as rows, privileges as priv_rows, tenants as tenant_rows, users as user_rows,
-    Conn,
-};
+use crate::store::{self, delegations as rows, tenants as tenant_rows, users as user_rows, Conn};
 use crate::tenancy::{Tenant, TenantKind};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -141,9 +138,11 @@ impl Core {
         if p.home.kind != TenantKind::Msp || call.org.msp_id.as_ref() != Some(&p.home.id) {
             return Ok(false);
         }
-        Ok(priv_rows::staff_role(conn, &p.home.id, &p.user_id)
-            .await?
-            .is_some_and(|s| s.role == "super-user"))
+        Ok(
+            super::standing::Standing::load(conn, &p.home.id, &p.user_id)
+                .await?
+                .is_super_user(),
+        )
     }
 
     /// Delegations are visible to whoever sees the organization's admins.
@@ -255,20 +254,21 @@ impl Core {
                 format!("{} has no user '{wanted}'", msp.name),
             ));
         };
-        match priv_rows::staff_role(&mut tx, &msp.id, &user_id).await? {
-            None => {
-                return Err(Error::invalid(
-                    "not_msp_staff",
-                    format!("{email} is not staff of {}; give them a staff role first (/api/v1/staff)", msp.name),
-                ))
-            }
-            Some(s) if s.role == "super-user" => {
-                return Err(Error::conflict(
-                    "super_user_not_delegable",
-                    format!("{email} is an MSP super-user and already owns every customer; only staff who are not super-users can be delegated"),
-                ))
-            }
-            Some(_) => {}
+        let standing = super::standing::Standing::load(&mut tx, &msp.id, &user_id).await?;
+        if !standing.is_staff() {
+            return Err(Error::invalid(
+                "not_msp_staff",
+                format!(
+                    "{email} is not staff of {}; give them a staff role first (/api/v1/staff)",
+                    msp.name
+                ),
+            ));
+        }
+        if standing.is_super_user() {
+            return Err(Error::conflict(
+                "super_user_not_delegable",
+                format!("{email} is an MSP super-user and already owns every customer; only staff who are not super-users can be delegated"),
+            ));
         }
         check_grants(&mut tx, &customer, &bundle.grants).await?;
         authz::may_grant_org_access(&call.eff, resolved_access(&bundle))

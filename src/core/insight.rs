@@ -125,11 +125,11 @@ impl Core {
         let call = self.org_call(principal, name, None).await?;
         let mut msp = Value::Null;
         let mut conn = self.store.conn().await?;
-        if let Some(role) =
-            crate::store::privileges::staff_role(&mut conn, &principal.home.id, &principal.user_id)
-                .await?
-        {
-            msp = json!({"tenant": principal.home.name, "role": role.role});
+        let standing =
+            super::standing::Standing::load(&mut conn, &principal.home.id, &principal.user_id)
+                .await?;
+        if let Some(role) = standing.role() {
+            msp = json!({"tenant": principal.home.name, "role": role});
         }
         let capabilities = json!({
             "org": call.eff.capabilities(&call.model, "org"),
@@ -152,8 +152,8 @@ impl Core {
             crate::store::users::user_by_id(&mut conn, &principal.home.id, &principal.user_id)
                 .await?
                 .ok_or(Error::NotFound)?;
-        let role =
-            crate::store::privileges::staff_role(&mut conn, &principal.home.id, &principal.user_id)
+        let standing =
+            super::standing::Standing::load(&mut conn, &principal.home.id, &principal.user_id)
                 .await?;
         Ok(json!({
             "user_id": user.id,
@@ -161,7 +161,7 @@ impl Core {
             "name": user.display_name,
             "tenant": principal.home.name,
             "tenant_kind": principal.home.kind,
-            "msp_role": role.map(|r| r.role),
+            "msp_role": standing.role(),
             "api_key_id": principal.api_key_id,
         }))
     }

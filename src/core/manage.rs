@@ -572,9 +572,9 @@ impl Core {
         super::sessions::end_user(conn, &org.id, &a.user_id, self.clock.now()).await?;
         // The user record stays while it is still something else here (MSP staff); the
         // passkey issue adds sign-in methods to this check.
-        if priv_rows::staff_role(conn, &org.id, &a.user_id)
+        if !super::standing::Standing::load(conn, &org.id, &a.user_id)
             .await?
-            .is_none()
+            .is_staff()
         {
             rows::delete_user(conn, &org.id, &a.user_id).await?;
         }

@@ -21,7 +21,7 @@ use super::{Core, Error, Result};
 use crate::authz::{self, sources::HELPDESK, Bundle, Grant, NetworkAccess, OrgAccess, Target};
 use crate::clock::rfc3339;
 use crate::ids::{MappingId, TenantId};
-use crate::store::{self, mappings as rows, privileges as priv_rows, tenants as tenant_rows, Conn};
+use crate::store::{self, mappings as rows, tenants as tenant_rows, Conn};
 use crate::tenancy::{Tenant, TenantKind};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Value};
@@ -312,10 +312,9 @@ async fn check_msp(
 async fn require_super_user(conn: &mut Conn, call: &OrgCall) -> Result<()> {
     let (org, user) = (&call.org.id, &call.principal.user_id);
     if call.principal.home.id == *org {
-        let role = priv_rows::staff_role(conn, org, user).await?;
-        let mapped = rows::msp_roles_of_user(conn, org, user).await?;
-        if role.is_some_and(|r| r.role == "super-user")
-            || mapped.iter().any(|(_, r, _)| r == "super-user")
+        if super::standing::Standing::load(conn, org, user)
+            .await?
+            .is_super_user()
         {
             return Ok(());
         }

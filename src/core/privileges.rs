@@ -219,16 +219,14 @@ impl Core {
 /// Whether a role mapping's MSP scope (`"all"` or a JSON list of customer tenant ids)
 /// covers `customer`; a super-user's covers every customer of the MSP.
 pub fn msp_scope_covers(role: &str, scope: Option<&str>, customer: &TenantId) -> bool {
-    if role == "super-user" {
-        return true;
+    super::standing::Standing {
+        grants: vec![super::standing::StaffGrant {
+            role: role.to_string(),
+            scope: super::standing::parse_scope(scope),
+            via: None,
+        }],
     }
-    match scope.and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok()) {
-        Some(serde_json::Value::String(s)) => s == "all",
-        Some(serde_json::Value::Array(ids)) => {
-            ids.iter().any(|i| i.as_str() == Some(customer.as_str()))
-        }
-        _ => false,
-    }
+    .reaches(customer.as_str())
 }
 
 /// No org access, no org role, no visible network.

@@ -8,7 +8,7 @@ use super::{Core, Error, Result};
 use crate::authz;
 use crate::ids::{credential, TenantId};
 use crate::jws::Alg;
-use crate::store::{self, privileges as priv_rows, tokens as rows, users as user_rows};
+use crate::store::{self, tokens as rows, users as user_rows};
 use crate::tenancy::Tenant;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -124,16 +124,16 @@ impl Core {
         } else {
             m.insert("networks".into(), json!(eff.networks));
         }
-        if let Some(role) =
-            priv_rows::staff_role(&mut conn, &subject.home, &subject.user_id).await?
-        {
+        let standing =
+            super::standing::Standing::load(&mut conn, &subject.home, &subject.user_id).await?;
+        if let Some(role) = standing.role() {
             let msp = self
                 .tenants
                 .by_id(&subject.home)
                 .await?
                 .map(|t| t.name.clone())
                 .unwrap_or_default();
-            m.insert("msp".into(), json!({"tenant": msp, "role": role.role}));
+            m.insert("msp".into(), json!({"tenant": msp, "role": role}));
         }
         Ok(m)
     }

@@ -20,14 +20,14 @@ const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
 /// The world of federation.rs plus customers `c1-downco`, `c2-downco`, a super-user key
 /// at downco, an MSP client at downco and a token-exchange client in each customer.
-struct Msp {
-    w: World,
-    owner_key: String,
+pub(crate) struct Msp {
+    pub(crate) w: World,
+    pub(crate) owner_key: String,
     msp_client: (String, String),
     exchangers: Vec<(String, String)>,
 }
 
-async fn user_id(w: &World, tenant: &str, email: &str) -> String {
+pub(crate) async fn user_id(w: &World, tenant: &str, email: &str) -> String {
     let t = w.core.find_tenant(tenant).await.expect("tenant");
     let mut conn = w.core.store.conn().await.expect("conn");
     tenantry::store::users::find_user_by_email(&mut conn, &t.id, email)
@@ -48,7 +48,7 @@ async fn new_client(w: &World, tenant: &str, body: Value) -> (String, String) {
     (c.id, secret.expect("secret"))
 }
 
-async fn msp_world() -> Msp {
+pub(crate) async fn msp_world() -> Msp {
     let w = world().await;
     let mut exchangers = Vec::new();
     for name in ["c1", "c2"] {
@@ -91,7 +91,7 @@ async fn msp_world() -> Msp {
     }
 }
 
-fn http(port: u16) -> reqwest::Client {
+pub(crate) fn http(port: u16) -> reqwest::Client {
     let lo = SocketAddr::from(([127, 0, 0, 1], port));
     let mut b = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
     for name in ["downco", "c1-downco", "c2-downco"] {
@@ -106,7 +106,7 @@ fn payload(jwt: &str) -> Value {
 }
 
 impl Msp {
-    async fn owner(&self, method: &str, path: &str, body: Value) -> (StatusCode, Value) {
+    pub(crate) async fn owner(&self, method: &str, path: &str, body: Value) -> (StatusCode, Value) {
         self.w
             .api("downco", method, path, &self.owner_key, body)
             .await
@@ -129,7 +129,7 @@ impl Msp {
 
     /// An MSP access token (for `customer`'s issuer) of the user whose downco session
     /// cookie is `session`, exchanged at `customer`: (status, claims or error).
-    async fn exchange(&self, session: &str, customer: usize) -> (StatusCode, Value) {
+    pub(crate) async fn exchange(&self, session: &str, customer: usize) -> (StatusCode, Value) {
         let port = self.w.port;
         let tenant = ["c1-downco", "c2-downco"][customer];
         let resource = origin(tenant, port);

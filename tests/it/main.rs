@@ -37,5 +37,6 @@ mod saml_slo;
 mod scim;
 mod server;
 mod staff;
+mod staff_mapped;
 mod store;
 mod tenancy;
