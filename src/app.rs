@@ -127,5 +127,7 @@ pub async fn open(
         config.mail_from.as_deref(),
         public_url.base_domain(),
     )?;
-    Ok(Core::new(store, clock, keys, public_url).with_mailer(mailer))
+    Ok(Core::new(store, clock, keys, public_url)
+        .with_mailer(mailer)
+        .with_dns_server(config.dns_server))
 }

@@ -23,6 +23,7 @@ pub struct RawSettings {
     pub listen: Option<String>,
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
+    pub dns_server: Option<String>,
 }
 
 /// The optional TOML file: the same settings, snake_case, unknown keys refused.
@@ -39,6 +40,7 @@ struct FileSettings {
     listen: Option<String>,
     smtp_url: Option<String>,
     mail_from: Option<String>,
+    dns_server: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,6 +176,9 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The From address; None: `tenantry@{base domain}`.
     pub mail_from: Option<String>,
+    /// The DNS server (ip:port, UDP) asked when verifying federation domains; None: the
+    /// system resolver.
+    pub dns_server: Option<SocketAddr>,
 }
 
 /// A setting that could not be used; the message names it and where it can be set.
@@ -298,6 +303,18 @@ impl Config {
                 .map_err(|p| bad("mail_from", "--mail-from", "TENANTRY_MAIL_FROM", p))?;
         }
 
+        let dns_server = match pick(&raw.dns_server, file.dns_server).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => Some(s.parse::<SocketAddr>().map_err(|_| {
+                bad(
+                    "dns_server",
+                    "--dns-server",
+                    "TENANTRY_DNS_SERVER",
+                    format!("'{s}' is not an address like 127.0.0.1:53"),
+                )
+            })?),
+        };
+
         Ok(Config {
             data_dir,
             database,
@@ -309,6 +326,7 @@ impl Config {
             listen,
             smtp_url,
             mail_from,
+            dns_server,
         })
     }
 

@@ -1,6 +1,8 @@
 //! `tenantry federation ...`: a tenant's upstream identity providers (issue 7 part 4):
-//! add an OIDC provider, list, remove, and mark a declared e-mail domain verified
-//! (decisions.md: the server's operator may, where DNS cannot be checked). Audited as `cli`.
+//! add an OIDC provider or a SAML IdP (metadata from a file, or from a URL fetched once),
+//! list, remove; check a declared e-mail domain's DNS TXT record (the `dns_server`
+//! setting, else the system resolver), or mark it verified by hand (decisions.md: the
+//! server's operator may, where DNS cannot be checked). Audited as `cli`.
 
 use super::print_json;
 use crate::core::audit::Actor;
@@ -26,10 +28,19 @@ pub enum FederationCommand {
         tenant: String,
         connection: String,
     },
-    /// Mark a declared e-mail domain verified.
+    /// Mark a declared e-mail domain verified by hand (where DNS cannot be checked).
     VerifyDomain {
         #[arg(long)]
         tenant: String,
+        domain: String,
+    },
+    /// Verify a declared e-mail domain by its DNS TXT record `_tenantry.{domain}`.
+    CheckDomain {
+        #[arg(long)]
+        tenant: String,
+        /// The connection the domain belongs to (id or name).
+        #[arg(long)]
+        connection: String,
         domain: String,
     },
 }
@@ -62,8 +73,14 @@ pub struct AddArgs {
     #[arg(long = "scope")]
     scopes: Vec<String>,
     /// SAML: the IdP's metadata file.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "metadata_url")]
     metadata: Option<PathBuf>,
+    /// SAML: or the IdP's metadata URL (https), fetched once now.
+    #[arg(long)]
+    metadata_url: Option<String>,
+    /// Tests only: let the metadata URL be http and name a private or loopback address.
+    #[arg(long)]
+    allow_insecure_fetch: bool,
     /// The claim (or SAML attribute) whose values name role mappings [default: groups; role for SAML].
     #[arg(long)]
     claim: Option<String>,
@@ -88,6 +105,8 @@ pub async fn run(core: &Core, cmd: FederationCommand) -> Result<()> {
                 client_secret,
                 scopes,
                 metadata,
+                metadata_url,
+                allow_insecure_fetch,
                 claim,
                 domains,
                 allow_linking,
@@ -109,13 +128,7 @@ pub async fn run(core: &Core, cmd: FederationCommand) -> Result<()> {
                 })?),
                 None => None,
             };
-            if kind == Kind::Saml {
-                crate::federation::saml_sp::check_idp_metadata(
-                    metadata.as_deref().unwrap_or_default(),
-                )
-                .map_err(|m| Error::invalid("invalid_metadata", m))?;
-            }
-            let new = NewConnection {
+            let mut new = NewConnection {
                 name,
                 display_name,
                 kind,
@@ -124,10 +137,13 @@ pub async fn run(core: &Core, cmd: FederationCommand) -> Result<()> {
                 client_secret,
                 scopes,
                 metadata,
+                metadata_url,
                 claim,
                 domains,
                 allow_linking,
             };
+            crate::federation::saml_sp::prepare_idp_metadata(&mut new, allow_insecure_fetch)
+                .await?;
             let c = core.create_connection(&t, new, &Actor::cli(), None).await?;
             print_json(&json!(c));
         }
@@ -146,6 +162,25 @@ pub async fn run(core: &Core, cmd: FederationCommand) -> Result<()> {
             print_json(&json!(
                 core.verify_domain(&t, &domain, &Actor::cli(), None).await?
             ));
+        }
+        FederationCommand::CheckDomain {
+            tenant,
+            connection,
+            domain,
+        } => {
+            let t = core.find_tenant(&tenant).await?;
+            let server = core.dns_server;
+            let d = core
+                .verify_domain_by_dns(
+                    &t,
+                    &connection,
+                    &domain,
+                    |name| crate::federation::dns::txt_records(server, name),
+                    &Actor::cli(),
+                    None,
+                )
+                .await?;
+            print_json(&json!(d));
         }
     }
     Ok(())

@@ -87,6 +87,10 @@ pub struct GlobalArgs {
         value_name = "ADDRESS"
     )]
     pub mail_from: Option<String>,
+    /// DNS server (ip:port) asked when verifying federation domains [default: the system
+    /// resolver].
+    #[arg(long, env = "TENANTRY_DNS_SERVER", global = true, value_name = "ADDR")]
+    pub dns_server: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -172,6 +176,7 @@ fn raw_settings(g: &GlobalArgs, listen: Option<String>) -> RawSettings {
         listen,
         smtp_url: g.smtp_url.clone(),
         mail_from: g.mail_from.clone(),
+        dns_server: g.dns_server.clone(),
     }
 }
 

@@ -143,18 +143,63 @@ pub async fn append(
         }
     };
     let seq = entry.seq;
-    let due = match last_checkpoint_at {
-        _ if seq % CHECKPOINT_EVERY == 0 => true,
-        Some(at) => now - at >= CHECKPOINT_SECONDS,
-        None => false,
-    };
     let mut checkpointed = last_checkpoint_at;
-    if due {
+    if checkpoint_due(seq, last_checkpoint_at, now) {
         checkpoint(keys, conn, tenant, seq, &entry.hash, now).await?;
         checkpointed = Some(now);
     }
     cache_head(tenant, (seq, entry.hash, checkpointed));
     Ok(seq)
+}
+
+/// Is a checkpoint due at entry `seq`: every [`CHECKPOINT_EVERY`] entries, or once
+/// [`CHECKPOINT_SECONDS`] passed since the last one.
+fn checkpoint_due(seq: i64, last_checkpoint_at: Option<i64>, now: i64) -> bool {
+    match last_checkpoint_at {
+        _ if seq % CHECKPOINT_EVERY == 0 => true,
+        Some(at) => now - at >= CHECKPOINT_SECONDS,
+        None => false,
+    }
+}
+
+/// [`append`] inside a direct SQLite transaction (store/direct.rs), for the sign-in hot
+/// path: only when this process's head hint is still the chain's head and no checkpoint
+/// is due. Otherwise nothing is written and false tells the caller to roll back and take
+/// the pooled path, which reads the head and signs the checkpoint.
+pub fn append_direct(
+    tx: &mut crate::store::direct::DirectTx<'_>,
+    tenant: &TenantId,
+    actor: &Actor,
+    change: Change<'_>,
+    now: i64,
+    request_id: Option<&str>,
+) -> Result<bool> {
+    let Some((seq, hash, last_checkpoint_at)) = cached_head(tenant) else {
+        return Ok(false);
+    };
+    if checkpoint_due(seq + 1, last_checkpoint_at, now) {
+        return Ok(false);
+    }
+    let mut entry = rows::EntryRow {
+        seq: seq + 1,
+        at: now,
+        actor: actor.id.clone(),
+        actor_msp: actor.msp.clone(),
+        actor_msp_user: actor.msp_user.clone(),
+        action: change.action.to_string(),
+        target: change.target,
+        before_state: change.before.map(|v| v.to_string()),
+        after_state: change.after.map(|v| v.to_string()),
+        request_id: request_id.map(str::to_string),
+        prev_hash: hash,
+        hash: String::new(),
+    };
+    entry.hash = hash_entry(&entry.prev_hash, &entry);
+    if !crate::store::hot::append_entry(tx, tenant, seq, &entry)? {
+        return Ok(false);
+    }
+    cache_head(tenant, (entry.seq, entry.hash, last_checkpoint_at));
+    Ok(true)
 }
 
 /// Sign (seq, hash) with the tenant's audit key; store it and write it to the log.

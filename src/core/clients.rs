@@ -22,7 +22,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 pub const CLIENT_SECRET_PREFIX: &str = "tnt_cs_";
 pub const CLIENT_ID_PREFIX: &str = "cli_";
@@ -189,9 +189,8 @@ struct Entry {
 }
 
 // ---------------------------------------------------------------------------------------
-// The per-process cache: tenant id -> (tenant version, client id -> entry or "absent").
-// A `static` because Core's fields belong to another module; tenant ids are random, so
-// Cores of different databases in one process (tests) do not meet in it.
+// The per-process cache (one per Core, so two Cores on one database in a test behave as
+// two processes): tenant id -> (tenant version, client id -> entry or "absent").
 
 const CACHE_TENANTS: usize = 4096;
 const CACHE_PER_TENANT: usize = 1024;
@@ -201,52 +200,59 @@ struct TenantClients {
     clients: HashMap<String, Option<Arc<Entry>>>,
 }
 
-type Cache = Mutex<HashMap<TenantId, TenantClients>>;
-
-fn cache() -> std::sync::MutexGuard<'static, HashMap<TenantId, TenantClients>> {
-    static CACHE: OnceLock<Cache> = OnceLock::new();
-    let m = CACHE.get_or_init(Cache::default);
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Client records of this process, checked against the tenant's version.
+#[derive(Default)]
+pub struct ClientCache {
+    inner: Mutex<HashMap<TenantId, TenantClients>>,
 }
 
-fn cache_get(tenant: &Tenant, id: &str) -> Option<Option<Arc<Entry>>> {
-    let c = cache();
-    let t = c.get(&tenant.id).filter(|t| t.version == tenant.version)?;
-    t.clients.get(id).cloned()
-}
+impl ClientCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TenantId, TenantClients>> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 
-fn cache_put(tenant: &Tenant, id: &str, entry: Option<Arc<Entry>>) {
-    let mut c = cache();
-    // A caller holding an older version than the cached one read fresher data than it
-    // labels; storing it would only make newer callers miss.
-    if c.get(&tenant.id)
-        .is_some_and(|t| t.version > tenant.version)
-    {
-        return;
+    fn get(&self, tenant: &Tenant, id: &str) -> Option<Option<Arc<Entry>>> {
+        let c = self.lock();
+        let t = c.get(&tenant.id).filter(|t| t.version == tenant.version)?;
+        t.clients.get(id).cloned()
     }
-    if !c.contains_key(&tenant.id) && c.len() >= CACHE_TENANTS {
-        c.clear();
-    }
-    let t = c.entry(tenant.id.clone()).or_insert_with(|| TenantClients {
-        version: tenant.version,
-        clients: HashMap::new(),
-    });
-    if t.version != tenant.version {
-        t.version = tenant.version;
-        t.clients.clear();
-    }
-    if t.clients.len() >= CACHE_PER_TENANT {
-        if entry.is_none() {
-            return; // do not let unknown ids push real clients out
+
+    fn put(&self, tenant: &Tenant, id: &str, entry: Option<Arc<Entry>>) {
+        let mut c = self.lock();
+        // A caller holding an older version than the cached one read fresher data than it
+        // labels; storing it would only make newer callers miss.
+        if c.get(&tenant.id)
+            .is_some_and(|t| t.version > tenant.version)
+        {
+            return;
         }
-        t.clients.clear();
+        if !c.contains_key(&tenant.id) && c.len() >= CACHE_TENANTS {
+            c.clear();
+        }
+        let t = c.entry(tenant.id.clone()).or_insert_with(|| TenantClients {
+            version: tenant.version,
+            clients: HashMap::new(),
+        });
+        if t.version != tenant.version {
+            t.version = tenant.version;
+            t.clients.clear();
+        }
+        if t.clients.len() >= CACHE_PER_TENANT {
+            if entry.is_none() {
+                return; // do not let unknown ids push real clients out
+            }
+            t.clients.clear();
+        }
+        t.clients.insert(id.to_string(), entry);
     }
-    t.clients.insert(id.to_string(), entry);
-}
 
-/// After a write in this process: forget the tenant at once, whatever version callers hold.
-fn cache_forget(tenant: &TenantId) {
-    cache().remove(tenant);
+    /// After a write in this process: forget the tenant at once, whatever version callers
+    /// hold.
+    fn forget(&self, tenant: &TenantId) {
+        self.lock().remove(tenant);
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -578,7 +584,7 @@ type Refusal = &'static str;
 
 impl Core {
     async fn client_entry(&self, tenant: &Tenant, id: &str) -> Result<Option<Arc<Entry>>> {
-        if let Some(hit) = cache_get(tenant, id) {
+        if let Some(hit) = self.client_cache.get(tenant, id) {
             return Ok(hit);
         }
         if !id.starts_with(CLIENT_ID_PREFIX) || id.len() > 64 {
@@ -589,7 +595,7 @@ impl Core {
             Some(r) => Some(Arc::new(to_entry(r)?)),
             None => None,
         };
-        cache_put(tenant, id, entry.clone());
+        self.client_cache.put(tenant, id, entry.clone());
         Ok(entry)
     }
 
@@ -791,7 +797,7 @@ impl Core {
         )
         .await?;
         tx.commit().await.map_err(store::db)?;
-        cache_forget(&tenant.id);
+        self.client_cache.forget(&tenant.id);
         self.tenants.invalidate();
         Ok((client, secret))
     }
@@ -840,7 +846,7 @@ impl Core {
         )
         .await?;
         tx.commit().await.map_err(store::db)?;
-        cache_forget(&tenant.id);
+        self.client_cache.forget(&tenant.id);
         self.tenants.invalidate();
         Ok(())
     }

@@ -6,7 +6,8 @@
 //! the master key (security.md "Secrets at rest"). Managing connections needs org full
 //! (privileges.md rule 1); every change is audited.
 //!
-//! The sign-in itself is in `federation_login`. Imports store, never a protocol library.
+//! The sign-in itself is in `federation_login`, domain verification in
+//! `federation_domains`. Imports store, never a protocol library.
 
 use super::audit::{self, Actor, Change};
 use super::manage::OrgCall;
@@ -59,6 +60,10 @@ pub struct NewConnection {
     /// SAML: the IdP's metadata XML.
     #[serde(default)]
     pub metadata: Option<String>,
+    /// SAML, instead of `metadata`: where to fetch it from, once, at registration (the
+    /// fetch policy of SP metadata by URL). The adapter fetches it before core sees it.
+    #[serde(default)]
+    pub metadata_url: Option<String>,
     /// The claim (OIDC) or attribute (SAML) naming role mappings [default: groups, or role
     /// for SAML].
     #[serde(default)]
@@ -69,10 +74,25 @@ pub struct NewConnection {
     pub allow_linking: bool,
 }
 
+/// A declared e-mail domain and how to prove it is ours (`federation_domains`).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Domain {
     pub domain: String,
     pub verified: bool,
+    /// `dns` or `cli`; null while unverified.
+    pub verified_by: Option<String>,
+    pub verified_at: Option<String>,
+    /// The TXT record to publish.
+    pub dns_record: DnsRecord,
+}
+
+/// The DNS record that proves control of a domain, exactly as it is to be published.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DnsRecord {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub value: String,
 }
 
 /// A connection as shown: never the client secret.
@@ -93,6 +113,9 @@ pub struct Connection {
     pub allow_linking: bool,
     /// Where the upstream sends the browser back (register it there).
     pub redirect_uri: String,
+    /// SAML: where the IdP's metadata was fetched from at registration, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata_url: Option<String>,
     pub created_at: String,
     #[serde(skip)]
     pub metadata: Option<String>,
@@ -217,10 +240,7 @@ impl Core {
             domains: domains
                 .iter()
                 .filter(|d| d.connection_id == r.id)
-                .map(|d| Domain {
-                    domain: d.domain.clone(),
-                    verified: d.verified != 0,
-                })
+                .map(super::federation_domains::to_domain)
                 .collect(),
             allow_linking: r.allow_linking != 0,
             created_at: crate::clock::rfc3339(r.created_at),
@@ -230,6 +250,7 @@ impl Core {
             issuer: r.issuer,
             client_id: r.client_id,
             claim: r.claim,
+            metadata_url: r.metadata_url,
             metadata: r.metadata,
         }
     }
@@ -254,7 +275,7 @@ impl Core {
             }
         }
         let id = format!("fed_{}", &crate::ids::MappingId::generate().0[4..]);
-        let (issuer, client_id, secret, metadata, default_claim) = match new.kind {
+        let (issuer, client_id, secret, metadata, metadata_url, default_claim) = match new.kind {
             Kind::Oidc => {
                 let issuer = check_url("issuer", new.issuer.as_deref().unwrap_or_default())?;
                 let client_id = text("client_id", new.client_id.as_deref(), 200)?;
@@ -262,7 +283,7 @@ impl Core {
                     Some(s) => Some(self.keys.seal(&seal_ctx(tenant, &id), s.as_bytes())?),
                     None => None,
                 };
-                (Some(issuer), Some(client_id), secret, None, "groups")
+                (Some(issuer), Some(client_id), secret, None, None, "groups")
             }
             Kind::Saml => {
                 let md = new
@@ -274,7 +295,13 @@ impl Core {
                         Error::invalid("invalid_field", "metadata is required (at most 256 KiB)")
                     })?
                     .to_string();
-                (None, None, None, Some(md), "role")
+                let url = match new.metadata_url.as_deref().map(str::trim) {
+                    Some(u) if u.len() > 2000 || u.chars().any(char::is_control) => {
+                        return Err(Error::invalid("invalid_metadata_url", "not a URL"))
+                    }
+                    u => u.filter(|u| !u.is_empty()).map(str::to_string),
+                };
+                (None, None, None, Some(md), url, "role")
             }
         };
         let mut scopes: Vec<String> = Vec::new();
@@ -305,6 +332,7 @@ impl Core {
             client_secret: secret,
             scopes: serde_json::to_string(&scopes).unwrap_or_else(|_| "[]".into()),
             metadata,
+            metadata_url,
             claim,
             allow_linking: i64::from(new.allow_linking),
             created_at: now,
@@ -315,7 +343,8 @@ impl Core {
         }
         rows::insert(&mut tx, &tenant.id, &row).await?;
         for d in &domains {
-            rows::insert_domain(&mut tx, &tenant.id, &id, d, now).await?;
+            let token = super::federation_domains::new_token();
+            rows::insert_domain(&mut tx, &tenant.id, &id, d, &token, now).await?;
         }
         let all = rows::domains(&mut tx, &tenant.id).await?;
         let created = self.to_connection(tenant, row, &all);
@@ -434,48 +463,6 @@ impl Core {
         tx.commit().await.map_err(store::db)?;
         self.tenants.invalidate();
         Ok(())
-    }
-
-    /// Mark a declared domain verified (decisions.md: by DNS TXT `_tenantry.{domain}`, or
-    /// by the server's operator with the CLI). Audited.
-    pub async fn verify_domain(
-        &self,
-        tenant: &Tenant,
-        domain: &str,
-        actor: &Actor,
-        request_id: Option<&str>,
-    ) -> Result<Domain> {
-        let domain = normalise_domain(domain)?;
-        let now = self.clock.now();
-        let mut tx = self.store.begin().await?;
-        if !tenant_rows::bump_version(&mut tx, &tenant.id).await? {
-            return Err(Error::NotFound);
-        }
-        let d = rows::domain(&mut tx, &tenant.id, &domain)
-            .await?
-            .ok_or(Error::NotFound)?;
-        rows::set_verified(&mut tx, &tenant.id, &domain).await?;
-        audit::append(
-            &self.keys,
-            &mut tx,
-            &tenant.id,
-            actor,
-            Change {
-                action: "federation.domain_verified",
-                target: format!("federation:{}", d.connection_id),
-                before: Some(json!({"domain": domain, "verified": d.verified != 0})),
-                after: Some(json!({"domain": domain, "verified": true})),
-            },
-            now,
-            request_id,
-        )
-        .await?;
-        tx.commit().await.map_err(store::db)?;
-        self.tenants.invalidate();
-        Ok(Domain {
-            domain,
-            verified: true,
-        })
     }
 
     // The admin API's view: org read-only lists, org full changes (privileges.md rule 1).

@@ -311,13 +311,12 @@ async fn check_msp(
 /// MSP's own directory naming super-user), who holds every role everywhere, hands one out.
 async fn require_super_user(conn: &mut Conn, call: &OrgCall) -> Result<()> {
     let (org, user) = (&call.org.id, &call.principal.user_id);
-    if call.principal.home.id == *org {
-        if super::standing::Standing::load(conn, org, user)
+    if call.principal.home.id == *org
+        && super::standing::Standing::load(conn, org, user)
             .await?
             .is_super_user()
-        {
-            return Ok(());
-        }
+    {
+        return Ok(());
     }
     Err(exceeds(
         "only MSP super-users map directory roles to MSP roles",

@@ -13,6 +13,7 @@ pub mod customers;
 pub mod delegations;
 pub mod exchange;
 pub mod federation;
+pub mod federation_domains;
 pub mod federation_login;
 pub mod insight;
 pub mod keys;
@@ -54,11 +55,15 @@ pub struct Core {
     pub public_url: Arc<PublicUrl>,
     pub key_cache: Arc<signing::KeyCache>,
     pub token_cache: Arc<tokens::VerifiedTokens>,
+    pub client_cache: Arc<clients::ClientCache>,
     /// Outgoing e-mail (enrolment links); see [`Core::with_mailer`].
     pub mail: Arc<mail::Mailer>,
     /// `serve --allow-insecure-fetch` (tests only, decisions.md): discovery and metadata
     /// URLs may be http and name private or loopback addresses.
     pub allow_insecure_fetch: bool,
+    /// The DNS server that domain verification asks (`dns_server` setting); None: the
+    /// system resolver.
+    pub dns_server: Option<std::net::SocketAddr>,
 }
 
 impl Core {
@@ -77,14 +82,22 @@ impl Core {
             public_url: Arc::new(public_url),
             key_cache: Arc::new(signing::KeyCache::default()),
             token_cache: Arc::new(tokens::VerifiedTokens::default()),
+            client_cache: Arc::new(clients::ClientCache::default()),
             mail: Arc::new(mail::Mailer::disabled()),
             allow_insecure_fetch: false,
+            dns_server: None,
         }
     }
 
     /// Allow http and private addresses for discovery and metadata fetches (tests only).
     pub fn with_insecure_fetch(mut self, allow: bool) -> Self {
         self.allow_insecure_fetch = allow;
+        self
+    }
+
+    /// Ask this DNS server when verifying domains (None: the system resolver).
+    pub fn with_dns_server(mut self, server: Option<std::net::SocketAddr>) -> Self {
+        self.dns_server = server;
         self
     }
 

@@ -174,6 +174,19 @@ impl Core {
             expires_at: now + CEREMONY_SECONDS,
             created_at: now,
         };
+        let sweep = SWEEP_COUNTER.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == 0;
+        if let Some(done) = self
+            .store
+            .direct_write(|tx| {
+                if sweep {
+                    store::hot::sweep_ceremonies(tx, &tenant.id, now)?;
+                }
+                store::hot::insert_ceremony(tx, &tenant.id, &row)
+            })
+            .await
+        {
+            return done.map(|()| row.id);
+        }
         let store = self.store.clone();
         let tenant_id = tenant.id.clone();
         self.store
@@ -181,7 +194,7 @@ impl Core {
                 let mut conn = store.write().await?;
                 // Expired ceremonies are refused anyway; sweeping them now and then (not on
                 // every start) keeps the table small without a second write per sign-in.
-                if SWEEP_COUNTER.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == 0 {
+                if sweep {
                     rows::sweep_ceremonies(&mut conn, &tenant_id, now).await?;
                 }
                 rows::insert_ceremony(&mut conn, &tenant_id, &row).await?;
@@ -202,15 +215,23 @@ impl Core {
         if id.len() > 100 {
             return Ok(None);
         }
-        let store = self.store.clone();
-        let (tenant_id, id) = (tenant.id.clone(), id.to_string());
-        let taken = self
+        let taken = match self
             .store
-            .on_writer(async move {
-                let mut conn = store.write().await?;
-                rows::take_ceremony(&mut conn, &tenant_id, &id, kind.as_str()).await
-            })
-            .await?;
+            .direct_write(|tx| store::hot::take_ceremony(tx, &tenant.id, id, kind.as_str()))
+            .await
+        {
+            Some(taken) => taken?,
+            None => {
+                let store = self.store.clone();
+                let (tenant_id, id) = (tenant.id.clone(), id.to_string());
+                self.store
+                    .on_writer(async move {
+                        let mut conn = store.write().await?;
+                        rows::take_ceremony(&mut conn, &tenant_id, &id, kind.as_str()).await
+                    })
+                    .await?
+            }
+        };
         let Some(row) = taken else {
             return Ok(None);
         };
@@ -305,8 +326,14 @@ impl Core {
         if credential_id.len() > 1400 {
             return Ok(None);
         }
-        let mut conn = self.store.conn().await?;
-        let Some(c) = rows::login_candidate(&mut conn, &tenant.id, credential_id).await? else {
+        let found = match self.store.direct() {
+            Some(d) => store::hot::login_candidate(d, &tenant.id, credential_id)?,
+            None => {
+                let mut conn = self.store.conn().await?;
+                rows::login_candidate(&mut conn, &tenant.id, credential_id).await?
+            }
+        };
+        let Some(c) = found else {
             return Ok(None);
         };
         let now = self.clock.now();
@@ -330,11 +357,100 @@ impl Core {
         request_id: Option<&str>,
     ) -> Result<(Session, String)> {
         let now = self.clock.now();
+        let done = match self
+            .finish_login_direct(tenant, candidate, &assertion, now, request_id)
+            .await?
+        {
+            Direct::Done(session) => Some(session),
+            Direct::Regression => None,
+            Direct::Unavailable => {
+                self.finish_login_pooled(tenant, candidate, assertion, now, request_id)
+                    .await?
+            }
+        };
+        match done {
+            Some(session) => Ok(session),
+            None => {
+                self.login_failed(
+                    tenant,
+                    Some(&candidate.user_id),
+                    LoginFailure::CounterRegression,
+                    request_id,
+                )
+                .await?;
+                Err(regression())
+            }
+        }
+    }
+
+    /// The common sign-in on SQLite's direct writer (store/direct.rs): counter, audit
+    /// entry and session in one transaction with no thread hop. Unavailable (nothing
+    /// written) on PostgreSQL, when failures must be cleared, or when the audit chain
+    /// needs the pooled path (head moved, checkpoint due).
+    async fn finish_login_direct(
+        &self,
+        t: &Tenant,
+        c: &LoginCandidate,
+        assertion: &Assertion,
+        now: i64,
+        rid: Option<&str>,
+    ) -> Result<Direct> {
+        if c.has_failures {
+            return Ok(Direct::Unavailable);
+        }
+        let done = self
+            .store
+            .direct_write(|tx| {
+                let recorded = store::hot::record_use(
+                    tx,
+                    &t.id,
+                    &c.passkey_id,
+                    &assertion.passkey,
+                    assertion.counter,
+                    assertion.backup_eligible,
+                    assertion.backup_state,
+                    now,
+                )?;
+                if !recorded {
+                    return Ok(Direct::Regression);
+                }
+                let change = Change {
+                    action: "login.passkey",
+                    target: format!("user:{}", c.user_id),
+                    before: None,
+                    after: Some(json!({"passkey": c.passkey_id})),
+                };
+                if !audit::append_direct(tx, &t.id, &actor(Some(&c.user_id)), change, now, rid)? {
+                    tx.roll_back();
+                    return Ok(Direct::Unavailable);
+                }
+                let session = self.insert_session_direct(
+                    tx,
+                    t,
+                    &c.user_id,
+                    &["webauthn"],
+                    c.session_lifetimes,
+                )?;
+                Ok(Direct::Done(session))
+            })
+            .await;
+        done.unwrap_or(Ok(Direct::Unavailable))
+    }
+
+    /// [`Self::finish_login_direct`] through the pool, on the SQLite writer thread or on
+    /// PostgreSQL: `None` on a counter regression.
+    async fn finish_login_pooled(
+        &self,
+        tenant: &Tenant,
+        candidate: &LoginCandidate,
+        assertion: Assertion,
+        now: i64,
+        request_id: Option<&str>,
+    ) -> Result<Option<(Session, String)>> {
         let core = self.clone();
         let (t, c) = (tenant.clone(), candidate.clone());
         let rid = request_id.map(str::to_string);
-        let done = self
-            .store
+        self.store
             .on_writer(async move {
                 let mut tx = core.store.begin().await?;
                 let recorded = rows::record_use(
@@ -385,20 +501,7 @@ impl Core {
                 tx.commit().await.map_err(store::db)?;
                 Ok(Some(session))
             })
-            .await?;
-        match done {
-            Some(session) => Ok(session),
-            None => {
-                self.login_failed(
-                    tenant,
-                    Some(&candidate.user_id),
-                    LoginFailure::CounterRegression,
-                    request_id,
-                )
-                .await?;
-                Err(regression())
-            }
-        }
+            .await
     }
 
     /// An assertion that named one of `user`'s credentials failed: count it (locking at
@@ -497,15 +600,17 @@ impl Core {
 
     /// Has this client address used up its failures for the current window?
     pub async fn client_rate_limited(&self, tenant: &Tenant, client: &str) -> Result<bool> {
-        let mut conn = self.store.conn().await?;
-        let n = rows::client_failures(
-            &mut conn,
-            &tenant.id,
-            client,
-            self.clock.now(),
-            CLIENT_FAILURE_WINDOW,
-        )
-        .await?;
+        let now = self.clock.now();
+        let n = match self.store.direct() {
+            Some(d) => {
+                store::hot::client_failures(d, &tenant.id, client, now, CLIENT_FAILURE_WINDOW)?
+            }
+            None => {
+                let mut conn = self.store.conn().await?;
+                rows::client_failures(&mut conn, &tenant.id, client, now, CLIENT_FAILURE_WINDOW)
+                    .await?
+            }
+        };
         Ok(n >= CLIENT_FAILURE_LIMIT)
     }
 
@@ -605,6 +710,14 @@ async fn insert_passkey(
     )
     .await?;
     Ok(id)
+}
+
+/// How a sign-in on the direct writer ended.
+enum Direct {
+    Done((Session, String)),
+    Regression,
+    /// Nothing written: take the pooled path.
+    Unavailable,
 }
 
 pub fn regression() -> Error {

@@ -1,7 +1,12 @@
 //! The SAML IdP's signing key and certificate per tenant (issue 7): RSA-2048 with a
 //! self-signed certificate from rcgen, sealed with the master key, generated on first use,
-//! rotated by `tenantry keys rotate --saml` and by age, the previous certificate published
-//! for an overlap; loaded keys cached per tenant version.
+//! rotated by `tenantry keys rotate --saml`, by `POST /api/v1/orgs/{org}/keys/rotate?kind=saml`
+//! (org full, audited with the caller) and by age, the previous certificate published for an
+//! overlap; loaded keys cached per tenant version. The certificates the metadata publishes
+//! are listed with their SHA-256 fingerprints and validity (`saml_certificates`).
+//!
+//! Must not import http, axum or a protocol adapter; the certificate is read with openssl
+//! (as generated with rcgen) only for its validity dates.
 
 use super::audit::{self, Actor, Change};
 use super::secrets::SealContext;
@@ -10,7 +15,9 @@ use crate::ids::{SigningKeyId, TenantId};
 use crate::store::{self, keys as key_rows, tenants as tenant_rows};
 use crate::tenancy::Tenant;
 use base64::Engine;
+use serde::Serialize;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
@@ -32,6 +39,49 @@ pub struct SamlKey {
     /// The certificates the metadata publishes: this key's first, then those of keys
     /// retired less than `SAML_OVERLAP` ago, newest first.
     pub published: Vec<Vec<u8>>,
+}
+
+/// A certificate the tenant's SAML metadata publishes, as the admin API and the portal
+/// list it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SamlCertificate {
+    pub id: String,
+    /// `active` (signs now) or `retired` (still published until `published_until`).
+    pub state: String,
+    /// SHA-256 of the DER certificate, upper-case hex pairs joined by colons (as
+    /// `openssl x509 -fingerprint -sha256` prints it).
+    pub fingerprint_sha256: String,
+    /// Unix seconds, from the certificate itself.
+    pub not_before: i64,
+    pub not_after: i64,
+    /// When a retired certificate leaves the metadata; `None` for the active one.
+    pub published_until: Option<i64>,
+    /// The DER certificate, base64.
+    pub certificate: String,
+}
+
+/// SHA-256 fingerprint in the usual colon-separated form.
+pub fn fingerprint(der: &[u8]) -> String {
+    Sha256::digest(der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The validity of a DER certificate as unix seconds (not before, not after).
+fn validity(der: &[u8]) -> Result<(i64, i64)> {
+    let bad =
+        |e: openssl::error::ErrorStack| Error::internal(format!("stored SAML certificate: {e}"));
+    let cert = openssl::x509::X509::from_der(der).map_err(bad)?;
+    let epoch = openssl::asn1::Asn1Time::from_unix(0).map_err(bad)?;
+    let unix = |t: &openssl::asn1::Asn1TimeRef| {
+        epoch
+            .diff(t)
+            .map(|d| i64::from(d.days) * 86_400 + i64::from(d.secs))
+            .map_err(bad)
+    };
+    Ok((unix(cert.not_before())?, unix(cert.not_after())?))
 }
 
 /// A tenant's loaded key, valid while the tenant's version (bumped by a rotation in any
@@ -209,5 +259,75 @@ impl Core {
         }
         self.tenants.invalidate();
         Ok(row.id)
+    }
+
+    /// The certificates the tenant's SAML metadata publishes now: the active one first,
+    /// then those retired less than `SAML_OVERLAP` ago, newest first. A tenant that never
+    /// used SAML has none (the first key is made on first use, not by looking); an existing
+    /// key past `SAML_ROTATE_AFTER` is rotated first, as its next use would.
+    pub async fn saml_certificates(&self, tenant: &Tenant) -> Result<Vec<SamlCertificate>> {
+        let mut conn = self.store.conn().await?;
+        let mut rows = key_rows::all_of(&mut conn, &tenant.id, PURPOSE).await?;
+        drop(conn);
+        if !rows.iter().any(|k| k.state == "active" && k.alg == ALG) {
+            return Ok(Vec::new());
+        }
+        let current = self.saml_key(tenant).await?;
+        if !rows.iter().any(|k| k.id == current.id) {
+            let mut conn = self.store.conn().await?;
+            rows = key_rows::all_of(&mut conn, &tenant.id, PURPOSE).await?;
+        }
+        let now = self.clock.now();
+        let mut listed: Vec<&key_rows::FullKeyRow> = rows
+            .iter()
+            .filter(|k| {
+                k.alg == ALG
+                    && (k.state == "active"
+                        || (k.state == "retired"
+                            && k.retired_at.is_some_and(|r| r + SAML_OVERLAP > now)))
+            })
+            .collect();
+        // Active first, then the most recently retired.
+        listed.sort_by_key(|k| (k.state != "active", std::cmp::Reverse(k.retired_at)));
+        let b64 = base64::engine::general_purpose::STANDARD;
+        listed
+            .into_iter()
+            .map(|k| {
+                let der = b64
+                    .decode(&k.public_key)
+                    .map_err(|e| Error::internal(format!("stored SAML certificate: {e}")))?;
+                let (not_before, not_after) = validity(&der)?;
+                Ok(SamlCertificate {
+                    id: k.id.clone(),
+                    state: k.state.clone(),
+                    fingerprint_sha256: fingerprint(&der),
+                    not_before,
+                    not_after,
+                    published_until: k
+                        .retired_at
+                        .filter(|_| k.state == "retired")
+                        .map(|r| r + SAML_OVERLAP),
+                    certificate: k.public_key.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// `POST /api/v1/orgs/{org}/keys/rotate?kind=saml` and the portal's keys page: org full
+    /// access (403 `org_full_required`), then `rotate_saml_key` audited with the caller;
+    /// the new certificate as listed.
+    pub async fn api_rotate_saml_key(
+        &self,
+        call: &super::manage::OrgCall,
+    ) -> Result<SamlCertificate> {
+        call.require_org_full("rotate the SAML signing certificate")?;
+        let id = self
+            .rotate_saml_key(&call.org, &call.actor(), call.request_id.as_deref())
+            .await?;
+        self.saml_certificates(&call.org)
+            .await?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| Error::internal("the new SAML certificate is not listed"))
     }
 }

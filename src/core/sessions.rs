@@ -117,8 +117,36 @@ impl Core {
         amr: &[&str],
         act: Option<Value>,
         cap: Option<i64>,
-        (idle, absolute): (i64, i64),
+        lifetimes: (i64, i64),
     ) -> Result<(Session, String)> {
+        let (row, secret, hash) = self.new_session(user_id, amr, act, cap, lifetimes);
+        rows::insert(conn, &tenant.id, &row, &hash).await?;
+        Ok((from_row(row), secret))
+    }
+
+    /// [`Self::insert_session`] inside a direct SQLite transaction (store/direct.rs).
+    pub(crate) fn insert_session_direct(
+        &self,
+        tx: &mut crate::store::direct::DirectTx<'_>,
+        tenant: &Tenant,
+        user_id: &str,
+        amr: &[&str],
+        lifetimes: (i64, i64),
+    ) -> Result<(Session, String)> {
+        let (row, secret, hash) = self.new_session(user_id, amr, None, None, lifetimes);
+        crate::store::hot::insert_session(tx, &tenant.id, &row, &hash)?;
+        Ok((from_row(row), secret))
+    }
+
+    /// A new session's row, its cookie credential and that credential's stored hash.
+    fn new_session(
+        &self,
+        user_id: &str,
+        amr: &[&str],
+        act: Option<Value>,
+        cap: Option<i64>,
+        (idle, absolute): (i64, i64),
+    ) -> (rows::SessionRow, String, String) {
         let now = self.clock.now();
         let secret = credential(SESSION_PREFIX);
         let row = rows::SessionRow {
@@ -131,14 +159,8 @@ impl Core {
             idle_expires_at: (now + idle).min(cap.unwrap_or(i64::MAX)),
             expires_at: (now + absolute).min(cap.unwrap_or(i64::MAX)),
         };
-        rows::insert(
-            conn,
-            &tenant.id,
-            &row,
-            &self.keys.hash_credential(PURPOSE, &secret),
-        )
-        .await?;
-        Ok((from_row(row), secret))
+        let hash = self.keys.hash_credential(PURPOSE, &secret);
+        (row, secret, hash)
     }
 
     /// The live session a cookie credential names; slides the idle timeout (at most once a
@@ -270,7 +292,10 @@ pub(crate) async fn end_user(
 ) -> Result<()> {
     rows::delete_for_user(conn, tenant, sub).await?;
     crate::store::tokens::revoke_families_of_user(conn, tenant, sub).await?;
-    crate::store::tokens::revoke_issued(conn, tenant, None, Some(sub), now).await
+    crate::store::tokens::revoke_issued(conn, tenant, None, Some(sub), now).await?;
+    // In the caller's transaction: verified-token caches of every process expire with it.
+    crate::store::tenants::bump_version(conn, tenant).await?;
+    Ok(())
 }
 
 /// The same for an MSP user's identity in one customer (or, with `customer` None, in every

@@ -37,6 +37,17 @@ pub struct TenantKeys {
     pub jwks: bytes::Bytes,
 }
 
+/// A token-signing key as the JWKS publishes it, with its state.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PublishedKey {
+    pub id: String,
+    pub alg: String,
+    pub kty: String,
+    /// `active` (signs now), `next` (published, signing soon) or `retired` (published
+    /// until the tokens it signed have expired).
+    pub state: String,
+}
+
 #[derive(Default)]
 pub struct KeyCache {
     inner: Mutex<HashMap<TenantId, Arc<TenantKeys>>>,
@@ -195,12 +206,64 @@ impl Core {
         immediate: bool,
     ) -> Result<Vec<String>> {
         call.require_org_full("rotate signing keys")?;
-        self.rotate_keys(&call.org, immediate).await
+        self.rotate_keys_as(
+            &call.org,
+            immediate,
+            &call.actor(),
+            call.request_id.as_deref(),
+        )
+        .await
+    }
+
+    /// `GET /api/v1/orgs/{org}/keys` and the portal's keys page: the token-signing keys the
+    /// JWKS publishes now, with their life-cycle state (`active`, `next`, `retired`). Public
+    /// parts only, as the JWKS itself.
+    pub async fn published_jwt_keys(&self, tenant: &Tenant) -> Result<Vec<PublishedKey>> {
+        let keys = self.tenant_keys(tenant).await?;
+        let jwks: Value = serde_json::from_slice(&keys.jwks)
+            .map_err(|e| Error::internal(format!("jwks: {e}")))?;
+        let mut conn = self.store.conn().await?;
+        let all = rows::all_of(&mut conn, &tenant.id, PURPOSE).await?;
+        let signing: Vec<&str> = keys.signers.values().map(|(kid, _)| kid.as_str()).collect();
+        Ok(jwks["keys"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|k| {
+                let id = k["kid"].as_str().unwrap_or_default().to_string();
+                let state = if signing.contains(&id.as_str()) {
+                    "active".to_string()
+                } else {
+                    all.iter()
+                        .find(|r| r.id == id)
+                        .map(|r| r.state.clone())
+                        .unwrap_or_default()
+                };
+                PublishedKey {
+                    alg: k["alg"].as_str().unwrap_or_default().to_string(),
+                    kty: k["kty"].as_str().unwrap_or_default().to_string(),
+                    id,
+                    state,
+                }
+            })
+            .collect())
     }
 
     /// `tenantry keys rotate`: a new key per algorithm, published now; with `immediate`
     /// it signs at once (the old key stays published until its tokens expire).
     pub async fn rotate_keys(&self, tenant: &Tenant, immediate: bool) -> Result<Vec<String>> {
+        self.rotate_keys_as(tenant, immediate, &super::audit::Actor::cli(), None)
+            .await
+    }
+
+    /// `rotate_keys`, audited as `actor` with the request's id.
+    async fn rotate_keys_as(
+        &self,
+        tenant: &Tenant,
+        immediate: bool,
+        actor: &super::audit::Actor,
+        request_id: Option<&str>,
+    ) -> Result<Vec<String>> {
         let now = self.clock.now();
         self.tenant_keys(tenant).await?;
         let mut ids = Vec::new();
@@ -225,7 +288,7 @@ impl Core {
                 &self.keys,
                 &mut tx,
                 &tenant.id,
-                &super::audit::Actor::cli(),
+                actor,
                 super::audit::Change {
                     action: "keys.rotate",
                     target: format!("key:{}", row.id),
@@ -233,7 +296,7 @@ impl Core {
                     after: Some(json!({"alg": alg.as_str(), "immediate": immediate})),
                 },
                 now,
-                None,
+                request_id,
             )
             .await?;
             tx.commit().await.map_err(crate::store::db)?;

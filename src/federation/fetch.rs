@@ -154,6 +154,35 @@ impl Fetcher {
         }
     }
 
+    /// GET a text document (metadata) under the policy: the URL checked, a 2xx answer,
+    /// UTF-8. Returns the URL as parsed and the text.
+    pub async fn fetch_document(
+        &self,
+        url: &str,
+        accept: &'static str,
+    ) -> Result<(url::Url, String), FetchError> {
+        let parsed = url::Url::parse(url.trim())
+            .map_err(|_| FetchError("the address given is not a URL".into()))?;
+        self.check_url(&parsed)?;
+        let req = openidconnect::http::Request::builder()
+            .method("GET")
+            .uri(parsed.as_str())
+            .header("accept", accept)
+            .body(Vec::new())
+            .map_err(|_| FetchError("the address given is not a URL".into()))?;
+        let resp = self.send(req).await?;
+        if !resp.status().is_success() {
+            return Err(FetchError(format!(
+                "fetching {} answered HTTP {}",
+                parsed,
+                resp.status().as_u16()
+            )));
+        }
+        let text = String::from_utf8(resp.into_body())
+            .map_err(|_| FetchError("the fetched document is not UTF-8".into()))?;
+        Ok((parsed, text))
+    }
+
     /// One request as openidconnect hands it over; the answer as it expects it.
     pub async fn send(
         &self,

@@ -4,11 +4,11 @@
 //! Core (`core::federation`, `core::federation_login`) decides about accounts, roles and
 //! sessions and sees only our own types. Must not import store.
 //!
-//! `saml_sp` is the samael adapter with us as SP, `saml_routes` its endpoints.
-//!
-//! Not yet: DNS TXT verification of domains (the CLI marks them verified), metadata of an
-//! upstream SAML IdP by URL.
+//! `saml_sp` is the samael adapter with us as SP (an IdP's metadata pasted or fetched
+//! once by URL), `saml_routes` its endpoints, `dns` the hickory-resolver adapter that
+//! looks up the TXT records verifying a connection's domains.
 
+pub mod dns;
 pub mod fetch;
 pub mod oidc;
 mod routes;

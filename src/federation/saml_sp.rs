@@ -10,7 +10,10 @@
 //! an audience restriction, a NotOnOrAfter, and check the time window by our clock as
 //! well. samael types stay in this file.
 
+use super::fetch::Fetcher;
+use crate::core::federation::{Kind, NewConnection};
 use crate::core::federation_login::UpstreamUser;
+use crate::error::Error;
 use crate::saml::xml::{check_plain, esc};
 use base64::Engine;
 use samael::crypto::AllowedSignatureAlgorithm;
@@ -80,6 +83,56 @@ fn parse_metadata(xml: &str) -> Result<(EntityDescriptor, IdpInfo), String> {
 /// Check an IdP's metadata before a connection is stored.
 pub fn check_idp_metadata(xml: &str) -> Result<IdpInfo, String> {
     parse_metadata(xml).map(|(_, info)| info)
+}
+
+/// Ready a new connection's SAML metadata, whatever the caller (admin API, portal, CLI)
+/// after its privilege check: either the XML given, or fetched once from `metadata_url`
+/// under the fetch policy of `fetch` (https only, no private or loopback address unless
+/// `allow_insecure`, no redirects, size and time caps), then checked like pasted
+/// metadata. OIDC connections take neither. Fails with the admin API's codes.
+pub async fn prepare_idp_metadata(
+    new: &mut NewConnection,
+    allow_insecure: bool,
+) -> Result<(), Error> {
+    let url = new.metadata_url.take().filter(|u| !u.trim().is_empty());
+    if new.kind != Kind::Saml {
+        if url.is_some() {
+            return Err(Error::invalid(
+                "invalid_metadata_url",
+                "metadata_url is for SAML connections",
+            ));
+        }
+        return Ok(());
+    }
+    match (new.metadata.as_deref(), url) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid(
+                "invalid_metadata",
+                "give either metadata (XML) or metadata_url, not both",
+            ))
+        }
+        (_, Some(url)) => {
+            let fetcher = Fetcher::new(allow_insecure)
+                .map_err(|e| Error::internal(format!("metadata fetcher: {e}")))?;
+            let (parsed, xml) = fetcher
+                .fetch_document(
+                    &url,
+                    "application/samlmetadata+xml, application/xml;q=0.9, text/xml;q=0.8",
+                )
+                .await
+                .map_err(|e| Error::invalid("invalid_metadata_url", e))?;
+            check_idp_metadata(&xml).map_err(|m| {
+                Error::invalid("invalid_metadata_url", format!("the fetched metadata: {m}"))
+            })?;
+            new.metadata = Some(xml);
+            new.metadata_url = Some(parsed.to_string());
+        }
+        (xml, None) => {
+            check_idp_metadata(xml.unwrap_or_default())
+                .map_err(|m| Error::invalid("invalid_metadata", m))?;
+        }
+    }
+    Ok(())
 }
 
 /// Our SP metadata (what the IdP registers): entityID, the POST ACS, assertions signed.

@@ -5,21 +5,19 @@
 //! core's and their refusals (e.g. 409 `last_full_admin`) are shown in place.
 
 use super::admins::{grants_of, may_add, network_grants, render, select};
-use super::kit::{back, button, error_at, get_call, hidden, lines, orgs_of, post_call};
+use super::kit::{back, button, error_at, get_call, hidden, lines, orgs_of, PortalPost};
 use super::layout::{self, notice, Nav};
-use super::{describe, field, form, Ctx};
+use super::{describe, field, Ctx};
 use crate::app::AppState;
 use crate::authz::{Grant, OrgAccess};
 use crate::core::manage::{AdminChange, AdminResource, OrgCall, UpdateOutcome};
 use crate::core::Core;
 use crate::error::Error;
 use crate::http::escape_html as esc;
-use crate::http::middleware::{CurrentTenant, RequestId};
-use axum::body::Bytes;
+use crate::http::middleware::CurrentTenant;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use std::collections::HashMap;
 
 const LIST: &str = "/portal/admins";
@@ -211,16 +209,8 @@ async fn render_edit(
 /// POST `/portal/admins/edit`: `api_update_admin` with the whole set of own grants.
 pub async fn edit(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let id = field(&f, "id").unwrap_or_default().to_string();
     let result = async {
         let access = field(&f, "org_access").unwrap_or("none");
@@ -300,16 +290,8 @@ async fn finish(
 /// POST `/portal/admins/remove`: `api_delete_admin` (rule 4 keeps the last org-full admin).
 pub async fn remove(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let result = s
         .core
         .api_delete_admin(&call, field(&f, "id").unwrap_or_default())
@@ -320,16 +302,8 @@ pub async fn remove(
 /// POST `/portal/admins/unlock`: `api_unlock_admin` (rule 6).
 pub async fn unlock(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let result = s
         .core
         .api_unlock_admin(&call, field(&f, "id").unwrap_or_default())
@@ -342,16 +316,8 @@ pub async fn unlock(
 /// e-mail only, never onto the page.
 pub async fn resend(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let result = s
         .core
         .api_resend_enrolment(&call, field(&f, "id").unwrap_or_default())

@@ -4,9 +4,9 @@
 //! behind `POST /api/v1/orgs/{org}/admins`, so every rule of privileges.md applies and its
 //! refusal is shown next to the form.
 
-use super::kit::{back as back_to, get_call, orgs_of, post_call};
+use super::kit::{back as back_to, get_call, orgs_of, PortalPost};
 use super::layout::{self, notice, Nav};
-use super::{describe, field, form, Ctx};
+use super::{describe, field, Ctx};
 use crate::app::AppState;
 use crate::authz::{Grant, NetworkAccess, OrgAccess, Target};
 use crate::core::admins::AdminSpec;
@@ -15,12 +15,10 @@ use crate::core::networks::NetworkResource;
 use crate::core::Core;
 use crate::error::Error;
 use crate::http::escape_html as esc;
-use crate::http::middleware::{CurrentTenant, RequestId};
-use axum::body::Bytes;
+use crate::http::middleware::CurrentTenant;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::Extension;
 use std::collections::HashMap;
 
 const ACCESSES: &[&str] = &[
@@ -379,16 +377,8 @@ pub(super) fn grants_of(f: &HashMap<String, String>) -> Result<Vec<Grant>, Error
 
 pub async fn create(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let result = async {
         let org_access = match field(&f, "org_access") {
             None | Some("none") => None,

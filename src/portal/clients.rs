@@ -6,22 +6,20 @@
 
 use super::admins::select;
 use super::kit::{
-    back, button, error_at, get_call, hidden, lines, org_chooser, orgs_of, post_call, table,
+    back, button, error_at, get_call, hidden, lines, org_chooser, orgs_of, table, PortalPost,
 };
 use super::layout::{self, notice, Nav};
-use super::{describe, field, form, Ctx};
+use super::{describe, field, Ctx};
 use crate::app::AppState;
 use crate::core::clients::{AuthMethod, NewClient};
 use crate::core::manage::OrgCall;
 use crate::core::Core;
 use crate::error::Error;
 use crate::http::escape_html as esc;
-use crate::http::middleware::{CurrentTenant, RequestId};
-use axum::body::Bytes;
+use crate::http::middleware::CurrentTenant;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::Extension;
 use std::collections::HashMap;
 
 const PATH: &str = "/portal/clients";
@@ -150,16 +148,8 @@ async fn render(
 /// POST `/portal/clients`: `api_create_client`; the answer shows the secret once.
 pub async fn create(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let result = async {
         let method = field(&f, "auth_method").unwrap_or("client_secret_basic");
         let auth_method = AuthMethod::parse(method)
@@ -243,16 +233,8 @@ pub async fn create(
 /// POST `/portal/clients/delete`: `api_delete_client`.
 pub async fn delete(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let id = field(&f, "id").unwrap_or_default();
     match s.core.api_delete_client(&call, id).await {
         Ok(()) => back(PATH, &call, &[("done", "deleted")]),

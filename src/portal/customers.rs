@@ -3,18 +3,17 @@
 //! customer" (optionally cloned from a template) through `api_create_customer`, and
 //! "Delete customer" through `api_delete_customer` after the name is typed again.
 
+use super::kit::PostForm;
 use super::layout::{self, customer_org, notice, Nav, Org};
-use super::{caller, describe, field, form, post_caller, query, Ctx, Refusal};
+use super::{caller, describe, field, query, Ctx, Refusal};
 use crate::app::AppState;
 use crate::core::customers::{CustomerSummary, NewCustomer};
 use crate::core::Core;
 use crate::http::escape_html as esc;
-use crate::http::middleware::{CurrentTenant, RequestId};
-use axum::body::Bytes;
+use crate::http::middleware::CurrentTenant;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Extension;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
@@ -375,18 +374,7 @@ fn add_form(ctx: &Ctx, all: &[CustomerSummary], add: &AddForm) -> String {
     )
 }
 
-pub async fn create(
-    State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let f = form(&body);
-    let ctx = match post_caller(&s.core, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
+pub async fn create(State(s): State<AppState>, PostForm { ctx, form: f }: PostForm) -> Response {
     if !ctx.on_own_msp() {
         return Refusal::not_found().into_response();
     }
@@ -498,17 +486,9 @@ pub async fn confirm_delete(
 
 pub async fn delete(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
     Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    PostForm { ctx, form: f }: PostForm,
 ) -> Response {
-    let f = form(&body);
-    let ctx = match post_caller(&s.core, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let c = match deletable(&s.core, &ctx, &name).await {
         Ok(c) => c,
         Err(r) => return r.into_response(),

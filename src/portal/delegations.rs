@@ -2,15 +2,17 @@
 //! privileges.md rules 9 to 11). On the MSP host, for the customer `?org=` names: the list,
 //! "Delegate a technician" and a revoke button per active delegation. On the customer's
 //! host: every MSP user with access and why (MSP role or delegation, from
-//! `Core::list_org_admins`), approve, revoke, and the "require approval" setting. Every
-//! change goes through the functions behind the admin API (`api_create_delegation`,
+//! `Core::list_org_admins`), approve, revoke, and the "require approval" setting; the
+//! "Delegate" form only for the customer's own org-full admins (rule 10: such a delegation
+//! counts as approved), never for MSP users switched in, whose POST is refused in place.
+//! Every change goes through the functions behind the admin API (`api_create_delegation`,
 //! `api_approve_delegation`, `api_revoke_delegation`, `api_update_settings`), so every rule
 //! and audit entry applies; a refusal is shown next to the form that caused it.
 
 use super::admins::{grants_of, network_grants, select};
-use super::kit::{self, org_of, orgs_of, post_call};
+use super::kit::{self, org_of, orgs_of, PortalPost};
 use super::layout::{self, notice, Nav, Org};
-use super::{caller, describe, field, form, query, Ctx};
+use super::{caller, describe, field, query, Ctx};
 use crate::app::AppState;
 use crate::authz::OrgAccess;
 use crate::core::delegations::{BundleSpec, DelegationFilter, DelegationSpec};
@@ -18,13 +20,11 @@ use crate::core::manage::{AdminFilter, OrgCall};
 use crate::core::Core;
 use crate::error::Error;
 use crate::http::escape_html as esc;
-use crate::http::middleware::{CurrentTenant, RequestId};
+use crate::http::middleware::CurrentTenant;
 use crate::tenancy::TenantKind;
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -51,6 +51,15 @@ fn chooser(orgs: &[Org], chosen: &str) -> String {
         sel = select("delegation-org", "org", "Customer", &customers, chosen),
     )
 }
+
+/// The customer's own pages rather than the MSP's view of the customer.
+fn customer_side(ctx: &Ctx, call: &OrgCall) -> bool {
+    ctx.host.kind == TenantKind::Customer && call.org.id == ctx.host.id
+}
+
+/// Why an MSP user on the customer's host gets no "Delegate" form.
+const CREATED_BY_MSP: &str = "MSP staff create delegations from the MSP's portal; \
+     here the organization's own org-full admins create, approve and revoke them";
 
 fn news_of(q: &HashMap<String, String>) -> Option<&'static str> {
     match field(q, "done")? {
@@ -147,7 +156,7 @@ async fn render(
 ) -> Response {
     let orgs = orgs_of(core, ctx).await;
     let own = core.own_org_full(call);
-    let on_customer_host = ctx.host.kind == TenantKind::Customer && call.org.id == ctx.host.id;
+    let on_customer_host = customer_side(ctx, call);
     let may_change = own || call.is_org_full();
 
     let top = if ctx.host.kind == TenantKind::Msp {
@@ -296,8 +305,12 @@ async fn render(
         err = error_block("delegation-action-error", error, Where::Row),
     );
 
-    // Delegations are made in a customer (core answers "not found" elsewhere).
-    let create = if may_change && call.org.kind == TenantKind::Customer {
+    // Delegations are made in a customer (core answers "not found" elsewhere): from the
+    // MSP's side, or by the customer's own org-full admins (rule 10).
+    let create = if may_change
+        && call.org.kind == TenantKind::Customer
+        && (!on_customer_host || core.own_org_full(call))
+    {
         let networks = core.api_list_networks(call, None).await.unwrap_or_default();
         create_form(ctx, call, &networks, typed, error)
     } else {
@@ -394,20 +407,17 @@ async fn finish(
     .await
 }
 
-/// POST `/portal/delegations`: `api_create_delegation`.
+/// POST `/portal/delegations`: `api_create_delegation`, from the MSP's side or by the
+/// customer's own org-full admins (403 in place for anyone else on the customer's host,
+/// before core is asked).
 pub async fn create(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let result = async {
+        if customer_side(&ctx, &call) && !s.core.own_org_full(&call) {
+            return Err(Error::forbidden("delegation_not_allowed", CREATED_BY_MSP));
+        }
         let org_access = match field(&f, "org_access") {
             None => None,
             Some(a) => Some(OrgAccess::parse(a).ok_or_else(|| {
@@ -434,16 +444,8 @@ pub async fn create(
 /// POST `/portal/delegations/approve`: `api_approve_delegation`.
 pub async fn approve(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let id = field(&f, "id").unwrap_or_default();
     let result = s.core.api_approve_delegation(&call, id).await.map(|_| ());
     finish(
@@ -461,16 +463,8 @@ pub async fn approve(
 /// POST `/portal/delegations/revoke`: `api_revoke_delegation`.
 pub async fn revoke(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let id = field(&f, "id").unwrap_or_default();
     let result = s.core.api_revoke_delegation(&call, id).await;
     finish(
@@ -489,16 +483,8 @@ pub async fn revoke(
 /// (an unchecked box sends nothing: off).
 pub async fn settings(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let on = field(&f, "require_approval").is_some();
     let result = s
         .core

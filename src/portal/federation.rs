@@ -1,32 +1,32 @@
 //! `/portal/federation[?org=]`: the organization's upstream identity providers (inbound
 //! federation): listed with their domains, added (OIDC: issuer, client id, client secret;
-//! SAML: the IdP's metadata pasted), removed — through the same calls as
-//! `/api/v1/orgs/{org}/federation` (`api_list_connections`, org full first and then the
-//! SAML metadata check and `api_create_connection`, `api_delete_connection`). The client
-//! secret is write-only: typed once, never shown again, not even in a refused form.
+//! SAML: the IdP's metadata pasted, or its URL fetched once), removed — through the same
+//! calls as `/api/v1/orgs/{org}/federation` (`api_list_connections`, org full first and
+//! then `prepare_idp_metadata` and `api_create_connection`, `api_delete_connection`,
+//! `api_verify_domain_by_dns`). The client secret is write-only: typed once, never shown
+//! again, not even in a refused form.
 //!
 //! Domains are verified by a DNS TXT record or by the server's operator with the CLI
-//! (decisions.md); the page shows which are verified and how to verify the others. An
-//! org-full admin cannot mark a domain verified here: a self-verified domain would let a
+//! (decisions.md): each unverified domain shows the exact record to publish and, to an
+//! org-full admin, a "Check DNS" button that asks the server to look it up. Nobody can
+//! mark a domain verified here without the record: a self-verified domain would let a
 //! connection with linking take over local accounts of that domain.
 
 use super::kit::{
-    self, button, error_at, get_call, hidden, lines, org_chooser, orgs_of, post_call, table, words,
+    self, button, error_at, get_call, hidden, lines, org_chooser, orgs_of, table, words, PortalPost,
 };
 use super::layout::{self, notice, Nav};
-use super::{describe, field, form, Ctx};
+use super::{describe, field, Ctx};
 use crate::app::AppState;
 use crate::core::federation::{Connection, Kind, NewConnection};
 use crate::core::manage::OrgCall;
 use crate::core::Core;
 use crate::error::Error;
 use crate::http::escape_html as esc;
-use crate::http::middleware::{CurrentTenant, RequestId};
-use axum::body::Bytes;
+use crate::http::middleware::CurrentTenant;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::Extension;
 use std::collections::HashMap;
 
 const PATH: &str = "/portal/federation";
@@ -46,6 +46,7 @@ pub async fn list(
             Some("Connection added. Its client secret is stored and will not be shown again.")
         }
         Some("removed") => Some("Connection removed."),
+        Some("verified") => Some("Domain verified: its DNS TXT record was found."),
         _ => None,
     };
     render(
@@ -60,17 +61,40 @@ pub async fn list(
     .await
 }
 
-fn domains_cell(c: &Connection) -> String {
+fn domains_cell(ctx: &Ctx, call: &OrgCall, c: &Connection, full: bool) -> String {
     let list: Vec<String> = c
         .domains
         .iter()
         .map(|d| {
-            let state = if d.verified {
-                "verified"
+            if d.verified {
+                let how = match d.verified_by.as_deref() {
+                    Some("dns") => " by DNS",
+                    Some("cli") => " by the operator",
+                    _ => "",
+                };
+                return format!("{} (verified{how})", esc(&d.domain));
+            }
+            let r = &d.dns_record;
+            let check = if full {
+                button(
+                    ctx,
+                    call,
+                    &format!("{PATH}/check-domain"),
+                    &[("id", &c.id), ("domain", &d.domain)],
+                    "Check DNS",
+                    &format!("Check the DNS record of {}", d.domain),
+                    false,
+                )
             } else {
-                "not verified"
+                String::new()
             };
-            format!("{} ({state})", esc(&d.domain))
+            format!(
+                "{} (not verified)<br>publish: <code class=\"dns-record\">{} {} \"{}\"</code>{check}",
+                esc(&d.domain),
+                esc(&r.name),
+                r.kind,
+                esc(&r.value),
+            )
         })
         .collect();
     list.join("<br>")
@@ -97,7 +121,10 @@ fn row(ctx: &Ctx, call: &OrgCall, c: &Connection, full: bool) -> String {
             esc(c.client_id.as_deref().unwrap_or_default()),
             if c.has_client_secret { "set" } else { "none" }
         ),
-        Kind::Saml => "SAML IdP (metadata)".into(),
+        Kind::Saml => match c.metadata_url.as_deref() {
+            Some(u) => format!("SAML IdP (metadata from {})", esc(u)),
+            None => "SAML IdP (metadata)".into(),
+        },
     };
     format!(
         "<tr><th scope=\"row\">{name}</th><td>{display}</td><td>{kind}</td><td>{upstream}</td>\
@@ -106,7 +133,7 @@ fn row(ctx: &Ctx, call: &OrgCall, c: &Connection, full: bool) -> String {
         display = esc(&c.display_name),
         kind = c.kind.as_str(),
         claim = esc(&c.claim),
-        domains = domains_cell(c),
+        domains = domains_cell(ctx, call, c, full),
         linking = if c.allow_linking { "yes" } else { "no" },
         redirect = esc(&c.redirect_uri),
     )
@@ -133,7 +160,9 @@ fn create_form(ctx: &Ctx, call: &OrgCall, typed: &HashMap<String, String>) -> St
          <input id=\"fed-scopes\" name=\"scopes\" value=\"{scopes}\"></p></fieldset>\
          <fieldset><legend>SAML 2.0</legend>\
          <p><label for=\"fed-metadata\">The IdP's metadata (an <code>EntityDescriptor</code>, XML)</label>\
-         <textarea id=\"fed-metadata\" name=\"metadata\" rows=\"8\">{metadata}</textarea></p></fieldset>\
+         <textarea id=\"fed-metadata\" name=\"metadata\" rows=\"8\">{metadata}</textarea></p>\
+         <p><label for=\"fed-metadata-url\">Or the metadata's URL (https, fetched once now)</label>\
+         <input id=\"fed-metadata-url\" name=\"metadata_url\" type=\"url\" value=\"{metadata_url}\"></p></fieldset>\
          <p><label for=\"fed-claim\">Claim or attribute naming role mappings (default: groups, or role for SAML)</label>\
          <input id=\"fed-claim\" name=\"claim\" value=\"{claim}\"></p>\
          <p><label for=\"fed-domains\">E-mail domains for home-realm discovery (one a line)</label>\
@@ -141,7 +170,8 @@ fn create_form(ctx: &Ctx, call: &OrgCall, typed: &HashMap<String, String>) -> St
          <p><label for=\"fed-linking\"><input id=\"fed-linking\" name=\"allow_linking\" type=\"checkbox\" value=\"1\"{linking}> \
          Link existing accounts of verified domains</label></p>\
          <p><button type=\"submit\">Add connection</button></p></form>\
-         <p class=\"hint\">A domain is verified by a DNS TXT record <code>_tenantry.&lt;domain&gt;</code>, \
+         <p class=\"hint\">A domain is verified by a DNS TXT record <code>_tenantry.&lt;domain&gt;</code> \
+         (the value is shown in the list once the domain is added; then use Check DNS), \
          or by the server's operator: <code>tenantry federation verify-domain</code>.</p></section>",
         hidden = hidden(ctx, call),
         oidc_sel = if saml { "" } else { " selected" },
@@ -152,6 +182,7 @@ fn create_form(ctx: &Ctx, call: &OrgCall, typed: &HashMap<String, String>) -> St
         client = t("client_id"),
         scopes = t("scopes"),
         metadata = t("metadata"),
+        metadata_url = t("metadata_url"),
         claim = t("claim"),
         domains = t("domains"),
         linking = if typed.contains_key("allow_linking") {
@@ -278,6 +309,7 @@ fn new_connection(f: &HashMap<String, String>) -> NewConnection {
             Vec::new()
         },
         metadata: text(f, "metadata").filter(|_| !oidc),
+        metadata_url: text(f, "metadata_url").filter(|_| !oidc),
         claim: text(f, "claim"),
         domains: lines(f.get("domains")),
         allow_linking: f.contains_key("allow_linking"),
@@ -288,25 +320,13 @@ fn new_connection(f: &HashMap<String, String>) -> NewConnection {
 /// from parsing), then the SAML metadata check, then `api_create_connection`.
 pub async fn create(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let result = async {
         call.require_org_full("change federation settings")?;
-        let new = new_connection(&f);
-        if new.kind == Kind::Saml {
-            crate::federation::saml_sp::check_idp_metadata(
-                new.metadata.as_deref().unwrap_or_default(),
-            )
-            .map_err(|m| Error::invalid("invalid_metadata", m))?;
-        }
+        let mut new = new_connection(&f);
+        crate::federation::saml_sp::prepare_idp_metadata(&mut new, s.core.allow_insecure_fetch)
+            .await?;
         s.core.api_create_connection(&call, new).await.map(|_| ())
     }
     .await;
@@ -316,17 +336,28 @@ pub async fn create(
 /// POST `/portal/federation/delete`: `api_delete_connection`.
 pub async fn delete(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let id = field(&f, "id").unwrap_or_default();
     let result = s.core.api_delete_connection(&call, id).await;
     finish(&s, &ctx, &call, result, "removed", "row", HashMap::new()).await
+}
+
+/// POST `/portal/federation/check-domain`: `api_verify_domain_by_dns` (org full first; the
+/// server looks up `_tenantry.{domain}`); a failure is shown by the list, nothing changed.
+pub async fn check_domain(
+    State(s): State<AppState>,
+    PortalPost { ctx, call, form: f }: PortalPost,
+) -> Response {
+    let id = field(&f, "id").unwrap_or_default();
+    let domain = field(&f, "domain").unwrap_or_default();
+    let server = s.core.dns_server;
+    let result = s
+        .core
+        .api_verify_domain_by_dns(&call, id, domain, |name| {
+            crate::federation::dns::txt_records(server, name)
+        })
+        .await
+        .map(|_| ());
+    finish(&s, &ctx, &call, result, "verified", "row", HashMap::new()).await
 }

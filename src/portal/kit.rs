@@ -2,22 +2,26 @@
 //! privileges, networks, role mappings, integrations, federation, keys, audit, admin
 //! actions): the organization a request names and what the caller holds there
 //! (`Core::org_call`, as the admin API resolves `{org}`), the GET preamble (session,
-//! query, organization) and the POST preamble (Origin, session, CSRF), the organization
-//! chooser of the MSP host, small forms, and after a change the redirect or the form again
-//! with core's refusal. No privilege decision is made here.
+//! query, organization) and the POST preamble (Origin, session, CSRF) with its extractors
+//! `PostForm` and `PortalPost`, the organization chooser of the MSP host, small forms, and
+//! after a change the redirect or the form again with core's refusal. No privilege
+//! decision is made here.
 
 use super::layout::{self, Org};
-use super::{caller, describe, field, post_caller, query, Ctx, Refusal};
+use super::{caller, describe, field, form, post_caller, query, Ctx, Refusal};
 use crate::app::AppState;
 use crate::core::manage::OrgCall;
 use crate::core::privileges::holds_nothing;
 use crate::core::Core;
 use crate::error::Error;
 use crate::http::escape_html as esc;
-use crate::http::middleware::RequestId;
+use crate::http::middleware::{CurrentTenant, RequestId};
 use crate::tenancy::Tenant;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::Extension;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -66,6 +70,62 @@ pub(crate) async fn post_call(
         .await
         .map_err(IntoResponse::into_response)?;
     Ok((ctx, call))
+}
+
+/// A portal POST that passed `post_caller` (exact Origin, a session, its CSRF token),
+/// with its url-encoded form. As a handler's last argument it stands for the tenant,
+/// request id, headers and body; a refusal is the answer `post_caller` gives.
+pub(crate) struct PostForm {
+    pub ctx: Ctx,
+    pub form: HashMap<String, String>,
+}
+
+/// A `PostForm` and the caller's call into the form's `org` (`post_call`): the opening of
+/// every organization page's POST handler.
+pub(crate) struct PortalPost {
+    pub ctx: Ctx,
+    pub call: OrgCall,
+    pub form: HashMap<String, String>,
+}
+
+/// What a POST's checks need, extracted in the order the handlers used to name them:
+/// tenant, request id, headers, then the body as a form.
+async fn post_parts(
+    req: Request,
+    s: &AppState,
+) -> Result<(Arc<Tenant>, RequestId, HeaderMap, HashMap<String, String>), Response> {
+    let (mut parts, body) = req.into_parts();
+    let CurrentTenant(t) = CurrentTenant::from_request_parts(&mut parts, s)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let Extension(rid) = Extension::<RequestId>::from_request_parts(&mut parts, s)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let headers = parts.headers.clone();
+    let body = Bytes::from_request(Request::from_parts(parts, body), s)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok((t, rid, headers, form(&body)))
+}
+
+impl FromRequest<AppState> for PostForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, s: &AppState) -> Result<Self, Response> {
+        let (t, rid, headers, form) = post_parts(req, s).await?;
+        let ctx = post_caller(&s.core, &t, &headers, &rid, &form).await?;
+        Ok(PostForm { ctx, form })
+    }
+}
+
+impl FromRequest<AppState> for PortalPost {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, s: &AppState) -> Result<Self, Response> {
+        let (t, rid, headers, form) = post_parts(req, s).await?;
+        let (ctx, call) = post_call(s, &t, &headers, &rid, &form).await?;
+        Ok(PortalPost { ctx, call, form })
+    }
 }
 
 /// On one's own MSP host, a GET form choosing which organization `action` shows (the MSP

@@ -6,10 +6,10 @@
 
 use super::admins::{grants_of, network_grants, select};
 use super::kit::{
-    self, button, error_at, get_call, hidden, lines, org_chooser, orgs_of, post_call, table,
+    self, button, error_at, get_call, hidden, lines, org_chooser, orgs_of, table, PortalPost,
 };
 use super::layout::{self, notice, Nav};
-use super::{describe, field, form, Ctx};
+use super::{describe, field, Ctx};
 use crate::app::AppState;
 use crate::authz::OrgAccess;
 use crate::core::manage::OrgCall;
@@ -17,12 +17,10 @@ use crate::core::mappings::{BundleInput, MappingChange, MappingResource, Selecto
 use crate::core::Core;
 use crate::error::Error;
 use crate::http::escape_html as esc;
-use crate::http::middleware::{CurrentTenant, RequestId};
-use axum::body::Bytes;
+use crate::http::middleware::CurrentTenant;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::Extension;
 use std::collections::HashMap;
 
 const PATH: &str = "/portal/role-mappings";
@@ -198,16 +196,8 @@ fn selectors_of(f: &HashMap<String, String>) -> Result<Vec<Selector>, Error> {
 /// POST `/portal/role-mappings`: `api_create_mapping`.
 pub async fn create(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let result = async {
         let org_access = match field(&f, "org_access") {
             None | Some("none") => None,
@@ -239,16 +229,8 @@ pub async fn create(
 /// POST `/portal/role-mappings/delete`: `api_delete_mapping`.
 pub async fn delete(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let id = field(&f, "id").unwrap_or_default();
     let result = s.core.api_delete_mapping(&call, id, |_| Ok(())).await;
     finish(&s, &ctx, &call, result, "deleted", "row", HashMap::new()).await

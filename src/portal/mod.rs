@@ -106,6 +106,10 @@ pub fn routes() -> Router<AppState> {
             get(federation::list).post(federation::create),
         )
         .route("/portal/federation/delete", post(federation::delete))
+        .route(
+            "/portal/federation/check-domain",
+            post(federation::check_domain),
+        )
         .route("/portal/keys", get(keys::list).post(keys::rotate))
         .route("/portal/audit", get(audit::list))
         .route("/portal/staff", get(staff::list).post(staff::create))

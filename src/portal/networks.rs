@@ -7,22 +7,20 @@
 //! "hidden means not found" rule are core's; a refusal is shown next to its form.
 
 use super::kit::{
-    back, button, error_at, get_call, hidden, org_chooser, orgs_of, post_call, table, words,
+    back, button, error_at, get_call, hidden, org_chooser, orgs_of, table, words, PortalPost,
 };
 use super::layout::{self, notice, Nav};
-use super::{describe, field, form, Ctx};
+use super::{describe, field, Ctx};
 use crate::app::AppState;
 use crate::core::manage::OrgCall;
 use crate::core::networks::{NetworkChange, NetworkResource, NewNetwork, NewPortPrivilege};
 use crate::core::Core;
 use crate::error::Error;
 use crate::http::escape_html as esc;
-use crate::http::middleware::{CurrentTenant, RequestId};
-use axum::body::Bytes;
+use crate::http::middleware::CurrentTenant;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::Extension;
 use std::collections::HashMap;
 
 const PATH: &str = "/portal/networks";
@@ -272,16 +270,8 @@ async fn finish(
 /// POST `/portal/networks`: `api_create_network`.
 pub async fn create(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let new = NewNetwork {
         name: field(&f, "name").unwrap_or_default().to_string(),
         tags: words(field(&f, "tags")),
@@ -294,16 +284,8 @@ pub async fn create(
 /// (an unchanged name or tag set is not sent, so renaming needs no org full).
 pub async fn update(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let id = field(&f, "id").unwrap_or_default().to_string();
     let result = async {
         let current = s.core.api_get_network(&call, &id).await?;
@@ -332,16 +314,8 @@ pub async fn update(
 /// POST `/portal/networks/delete`: `api_delete_network`.
 pub async fn delete(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let id = field(&f, "id").unwrap_or_default().to_string();
     let result = s.core.api_delete_network(&call, &id).await;
     let edit = result.is_err().then_some(id.as_str());
@@ -361,16 +335,8 @@ pub async fn delete(
 /// POST `/portal/networks/ports`: `api_add_port_privilege`.
 pub async fn add_port(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let id = field(&f, "id").unwrap_or_default().to_string();
     let new = NewPortPrivilege {
         name: field(&f, "port").unwrap_or_default().to_string(),
@@ -388,16 +354,8 @@ pub async fn add_port(
 /// POST `/portal/networks/ports/delete`: `api_delete_port_privilege`.
 pub async fn delete_port(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let id = field(&f, "id").unwrap_or_default().to_string();
     let name = field(&f, "name").unwrap_or_default();
     let result = s.core.api_delete_port_privilege(&call, &id, name).await;

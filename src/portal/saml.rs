@@ -4,21 +4,19 @@
 //! `api_register_saml_sp`; `api_list_saml_sps`, `api_delete_saml_sp`).
 
 use super::kit::{
-    self, button, error_at, get_call, hidden, org_chooser, orgs_of, post_call, table,
+    self, button, error_at, get_call, hidden, org_chooser, orgs_of, table, PortalPost,
 };
 use super::layout::{self, notice, Nav};
-use super::{describe, field, form, Ctx};
+use super::{describe, field, Ctx};
 use crate::app::AppState;
 use crate::core::manage::OrgCall;
 use crate::core::Core;
 use crate::error::Error;
 use crate::http::escape_html as esc;
-use crate::http::middleware::{CurrentTenant, RequestId};
-use axum::body::Bytes;
+use crate::http::middleware::CurrentTenant;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::Extension;
 use std::collections::HashMap;
 
 const PATH: &str = "/portal/saml-sps";
@@ -174,16 +172,8 @@ async fn finish(
 /// from parsing), then the metadata, then `api_register_saml_sp`.
 pub async fn create(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let result = async {
         call.require_org_full("register service providers")?;
         let xml = f.get("metadata").map(String::as_str).unwrap_or_default();
@@ -198,16 +188,8 @@ pub async fn create(
 /// POST `/portal/saml-sps/delete`: `api_delete_saml_sp`.
 pub async fn delete(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let id = field(&f, "id").unwrap_or_default();
     let result = s.core.api_delete_saml_sp(&call, id).await;
     finish(&s, &ctx, &call, result, "removed", "row", HashMap::new()).await

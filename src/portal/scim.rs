@@ -5,20 +5,18 @@
 //! `revoke_scim_token`), each audited with the caller as actor.
 
 use super::kit::{
-    back, button, error_at, get_call, hidden, org_chooser, orgs_of, post_call, table,
+    back, button, error_at, get_call, hidden, org_chooser, orgs_of, table, PortalPost,
 };
 use super::layout::{self, notice, Nav};
-use super::{describe, field, form, Ctx};
+use super::{describe, field, Ctx};
 use crate::app::AppState;
 use crate::core::manage::OrgCall;
 use crate::core::Core;
 use crate::http::escape_html as esc;
-use crate::http::middleware::{CurrentTenant, RequestId};
-use axum::body::Bytes;
+use crate::http::middleware::CurrentTenant;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::Extension;
 
 const PATH: &str = "/portal/scim-tokens";
 
@@ -114,16 +112,8 @@ async fn render(
 /// token once (never stored in clear, never shown again).
 pub async fn create(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let result = async {
         call.require_org_full("create SCIM tokens")?;
         s.core
@@ -167,16 +157,8 @@ pub async fn create(
 /// POST `/portal/scim-tokens/revoke`: org full, then `revoke_scim_token`.
 pub async fn revoke(
     State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
+    PortalPost { ctx, call, form: f }: PortalPost,
 ) -> Response {
-    let f = form(&body);
-    let (ctx, call) = match post_call(&s, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
     let id = field(&f, "id").unwrap_or_default();
     let result = async {
         call.require_org_full("revoke SCIM tokens")?;

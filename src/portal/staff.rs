@@ -7,20 +7,18 @@
 //! lists, only super-users change, and every refusal of core is shown next to its form.
 //! Any other host, or an MSP user switched into a customer, gets "not found".
 
-use super::kit::{error_at, orgs_of};
+use super::kit::{error_at, orgs_of, PostForm};
 use super::layout::{self, notice, Nav};
-use super::{caller, describe, field, form, post_caller, query, Ctx, Refusal};
+use super::{caller, describe, field, query, Ctx, Refusal};
 use crate::app::AppState;
 use crate::authz::MSP_ROLES;
 use crate::core::staff::{StaffChange, StaffResource, StaffSpec, TECHNICIAN};
 use crate::core::Core;
 use crate::http::escape_html as esc;
-use crate::http::middleware::{CurrentTenant, RequestId};
-use axum::body::Bytes;
+use crate::http::middleware::CurrentTenant;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Extension;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -230,18 +228,7 @@ fn table(ctx: &Ctx, items: &[StaffResource], full: bool) -> String {
 }
 
 /// POST `/portal/staff`: `api_create_staff`; the new member gets the enrolment e-mail.
-pub async fn create(
-    State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let f = form(&body);
-    let ctx = match post_caller(&s.core, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
+pub async fn create(State(s): State<AppState>, PostForm { ctx, form: f }: PostForm) -> Response {
     if let Err(r) = own_msp(&ctx) {
         return r.into_response();
     }
@@ -294,18 +281,7 @@ pub async fn create(
 }
 
 /// POST `/portal/staff/update`: `api_update_staff` with the row's role and scope.
-pub async fn update(
-    State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let f = form(&body);
-    let ctx = match post_caller(&s.core, &t, &headers, &rid, &f).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
+pub async fn update(State(s): State<AppState>, PostForm { ctx, form: f }: PostForm) -> Response {
     if let Err(r) = own_msp(&ctx) {
         return r.into_response();
     }

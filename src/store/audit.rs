@@ -65,6 +65,9 @@ pub struct EntryRow {
     pub hash: String,
 }
 
+/// SQL of [`advance_head_from`] (also run by the direct path, store/direct.rs).
+pub const ADVANCE_HEAD_FROM_SQL: &str = "UPDATE audit_heads SET seq = $2 + 1, hash = $4 WHERE tenant_id = $1 AND seq = $2 AND hash = $3";
+
 /// Advance the head from (seq, hash) as the caller last saw it to (seq + 1, `new_hash`) in
 /// one statement; false (nothing changed) when the head has moved since.
 pub async fn advance_head_from(
@@ -74,42 +77,42 @@ pub async fn advance_head_from(
     hash: &str,
     new_hash: &str,
 ) -> Result<bool> {
-    let r = sqlx::query(
-        "UPDATE audit_heads SET seq = $2 + 1, hash = $4 WHERE tenant_id = $1 AND seq = $2 AND hash = $3",
-    )
-    .bind(tenant.as_str())
-    .bind(seq)
-    .bind(hash)
-    .bind(new_hash)
-    .execute(conn)
-    .await
-    .map_err(db)?;
+    let r = sqlx::query(ADVANCE_HEAD_FROM_SQL)
+        .bind(tenant.as_str())
+        .bind(seq)
+        .bind(hash)
+        .bind(new_hash)
+        .execute(conn)
+        .await
+        .map_err(db)?;
     Ok(r.rows_affected() == 1)
 }
 
+/// SQL of [`insert_entry_row`] (also run by the direct path).
+pub const INSERT_ENTRY_SQL: &str =
+    "INSERT INTO audit_log (tenant_id, seq, at, actor, actor_msp, actor_msp_user, action, target, \
+         before_state, after_state, request_id, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
 /// Insert an entry whose head update was already made by [`advance_head_from`].
 pub async fn insert_entry_row(conn: &mut Conn, tenant: &TenantId, e: &EntryRow) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_log (tenant_id, seq, at, actor, actor_msp, actor_msp_user, action, target, \
-         before_state, after_state, request_id, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(tenant.as_str())
-    .bind(e.seq)
-    .bind(e.at)
-    .bind(&e.actor)
-    .bind(&e.actor_msp)
-    .bind(&e.actor_msp_user)
-    .bind(&e.action)
-    .bind(&e.target)
-    .bind(&e.before_state)
-    .bind(&e.after_state)
-    .bind(&e.request_id)
-    .bind(&e.prev_hash)
-    .bind(&e.hash)
-    .execute(conn)
-    .await
-    .map_err(db)?;
+    sqlx::query(INSERT_ENTRY_SQL)
+        .bind(tenant.as_str())
+        .bind(e.seq)
+        .bind(e.at)
+        .bind(&e.actor)
+        .bind(&e.actor_msp)
+        .bind(&e.actor_msp_user)
+        .bind(&e.action)
+        .bind(&e.target)
+        .bind(&e.before_state)
+        .bind(&e.after_state)
+        .bind(&e.request_id)
+        .bind(&e.prev_hash)
+        .bind(&e.hash)
+        .execute(conn)
+        .await
+        .map_err(db)?;
     Ok(())
 }
 

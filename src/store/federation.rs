@@ -17,19 +17,21 @@ pub struct ConnectionRow {
     pub client_secret: Option<String>,
     pub scopes: String,
     pub metadata: Option<String>,
+    /// Where the SAML metadata was fetched from (once, at registration), for the record.
+    pub metadata_url: Option<String>,
     pub claim: String,
     pub allow_linking: i64,
     pub created_at: i64,
 }
 
 const COLUMNS: &str = "id, name, display_name, kind, issuer, client_id, client_secret, scopes, \
-                       metadata, claim, allow_linking, created_at";
+                       metadata, metadata_url, claim, allow_linking, created_at";
 
 pub async fn insert(conn: &mut Conn, tenant: &TenantId, r: &ConnectionRow) -> Result<()> {
     sqlx::query(
         "INSERT INTO federation_connections (tenant_id, id, name, display_name, kind, issuer, \
-         client_id, client_secret, scopes, metadata, claim, allow_linking, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         client_id, client_secret, scopes, metadata, metadata_url, claim, allow_linking, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(tenant.as_str())
     .bind(&r.id)
@@ -41,6 +43,7 @@ pub async fn insert(conn: &mut Conn, tenant: &TenantId, r: &ConnectionRow) -> Re
     .bind(&r.client_secret)
     .bind(&r.scopes)
     .bind(&r.metadata)
+    .bind(&r.metadata_url)
     .bind(&r.claim)
     .bind(r.allow_linking)
     .bind(r.created_at)
@@ -93,22 +96,32 @@ pub struct DomainRow {
     pub domain: String,
     pub connection_id: String,
     pub verified: i64,
+    /// The random value its owner publishes at `_tenantry.{domain}` (not a secret).
+    pub verification_token: String,
+    /// 'dns' or 'cli'.
+    pub verified_by: Option<String>,
+    pub verified_at: Option<i64>,
 }
+
+const DOMAIN_COLUMNS: &str =
+    "domain, connection_id, verified, verification_token, verified_by, verified_at";
 
 pub async fn insert_domain(
     conn: &mut Conn,
     tenant: &TenantId,
     connection: &str,
     domain: &str,
+    token: &str,
     now: i64,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO federation_domains (tenant_id, domain, connection_id, verified, created_at) \
-         VALUES ($1, $2, $3, 0, $4)",
+        "INSERT INTO federation_domains (tenant_id, domain, connection_id, verified, \
+         verification_token, created_at) VALUES ($1, $2, $3, 0, $4, $5)",
     )
     .bind(tenant.as_str())
     .bind(domain)
     .bind(connection)
+    .bind(token)
     .bind(now)
     .execute(conn)
     .await
@@ -123,10 +136,9 @@ pub async fn insert_domain(
 }
 
 pub async fn domains(conn: &mut Conn, tenant: &TenantId) -> Result<Vec<DomainRow>> {
-    sqlx::query_as(
-        "SELECT domain, connection_id, verified FROM federation_domains WHERE tenant_id = $1 \
-         ORDER BY domain",
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {DOMAIN_COLUMNS} FROM federation_domains WHERE tenant_id = $1 ORDER BY domain"
+    )))
     .bind(tenant.as_str())
     .fetch_all(conn)
     .await
@@ -134,10 +146,9 @@ pub async fn domains(conn: &mut Conn, tenant: &TenantId) -> Result<Vec<DomainRow
 }
 
 pub async fn domain(conn: &mut Conn, tenant: &TenantId, domain: &str) -> Result<Option<DomainRow>> {
-    sqlx::query_as(
-        "SELECT domain, connection_id, verified FROM federation_domains \
-         WHERE tenant_id = $1 AND domain = $2",
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {DOMAIN_COLUMNS} FROM federation_domains WHERE tenant_id = $1 AND domain = $2"
+    )))
     .bind(tenant.as_str())
     .bind(domain)
     .fetch_optional(conn)
@@ -145,12 +156,25 @@ pub async fn domain(conn: &mut Conn, tenant: &TenantId, domain: &str) -> Result<
     .map_err(db)
 }
 
-pub async fn set_verified(conn: &mut Conn, tenant: &TenantId, domain: &str) -> Result<bool> {
+/// Mark a domain verified `by` ('dns' or 'cli') at `now`, only while it is still the
+/// unverified row carrying `token` (the one checked): false when it changed meanwhile.
+pub async fn set_verified(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    domain: &str,
+    token: &str,
+    by: &str,
+    now: i64,
+) -> Result<bool> {
     let r = sqlx::query(
-        "UPDATE federation_domains SET verified = 1 WHERE tenant_id = $1 AND domain = $2",
+        "UPDATE federation_domains SET verified = 1, verified_by = $4, verified_at = $5 \
+         WHERE tenant_id = $1 AND domain = $2 AND verification_token = $3 AND verified = 0",
     )
     .bind(tenant.as_str())
     .bind(domain)
+    .bind(token)
+    .bind(by)
+    .bind(now)
     .execute(conn)
     .await
     .map_err(db)?;

@@ -11,7 +11,9 @@ pub mod apikeys;
 pub mod audit;
 pub mod clients;
 pub mod delegations;
+pub mod direct;
 pub mod federation;
+pub mod hot;
 pub mod keys;
 pub mod mappings;
 pub mod networks;
@@ -112,6 +114,8 @@ pub struct Store {
     writer: Option<Arc<Mutex<()>>>,
     /// SQLite only: a thread that runs hot write paths (see [`Store::on_writer`]).
     writer_thread: Option<Arc<WriterThread>>,
+    /// SQLite only: connections of our own for the sign-in hot path (store/direct.rs).
+    direct: Option<Arc<direct::Direct>>,
 }
 
 /// A current-thread runtime on its own OS thread. A write transaction's statements each
@@ -152,6 +156,16 @@ impl Store {
     /// migrate: call [`Store::migrate`].
     pub async fn connect(db: &Database, sync: SqliteSynchronous) -> Result<Store> {
         sqlx::any::install_default_drivers();
+        let sync_pragma = match sync {
+            SqliteSynchronous::Normal => "NORMAL",
+            SqliteSynchronous::Full => "FULL",
+        };
+        let pragmas = format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync_pragma}; \
+             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+             PRAGMA case_sensitive_like = ON; PRAGMA mmap_size = 268435456;"
+        );
+        let mut direct = None;
         let (url, backend, max) = match db {
             Database::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -162,6 +176,7 @@ impl Store {
                 let abs = std::path::absolute(path).map_err(|e| {
                     Error::internal(format!("bad database path {}: {e}", path.display()))
                 })?;
+                direct = Some(Arc::new(direct::Direct::new(&abs, pragmas.clone())));
                 (
                     format!("sqlite://{}?mode=rwc", abs.display()),
                     Backend::Sqlite,
@@ -172,10 +187,6 @@ impl Store {
         };
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| Error::internal(format!("bad database URL: {e}")))?;
-        let sync_pragma = match sync {
-            SqliteSynchronous::Normal => "NORMAL",
-            SqliteSynchronous::Full => "FULL",
-        };
         let pool = AnyPoolOptions::new()
             .max_connections(max)
             // An embedded SQLite connection cannot drop like a network one; pinging it
@@ -183,13 +194,9 @@ impl Store {
             .test_before_acquire(backend == Backend::Postgres)
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _meta| {
+                let pragmas = pragmas.clone();
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        let pragmas = format!(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync_pragma}; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                             PRAGMA case_sensitive_like = ON; PRAGMA mmap_size = 268435456;"
-                        );
                         conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
                     }
                     Ok(())
@@ -208,6 +215,7 @@ impl Store {
             backend,
             writer,
             writer_thread,
+            direct,
         })
     }
 
@@ -272,6 +280,25 @@ impl Store {
                 .map_err(|e| Error::internal(format!("writer task: {e}")))?,
             None => work.await,
         }
+    }
+
+    /// SQLite only: the direct connections (store/direct.rs) for reads on hot paths.
+    pub fn direct(&self) -> Option<&direct::Direct> {
+        self.direct.as_deref()
+    }
+
+    /// SQLite only: run `work` as one write transaction on the direct writer connection,
+    /// under the writer permit, synchronously on this thread (its statements take
+    /// microseconds). `None` on PostgreSQL, where callers take the pooled path.
+    pub async fn direct_write<T>(
+        &self,
+        work: impl FnOnce(&mut direct::DirectTx<'_>) -> Result<T>,
+    ) -> Option<Result<T>> {
+        let d = self.direct.as_ref()?;
+        Some(match self.writer_permit().await {
+            Ok(_permit) => d.write(work),
+            Err(e) => Err(e),
+        })
     }
 
     async fn writer_permit(&self) -> Result<Option<OwnedMutexGuard<()>>> {

@@ -86,26 +86,33 @@ pub struct CandidateRow {
     pub settings: String,
 }
 
-pub async fn login_candidate(
-    conn: &mut Conn,
-    tenant: &TenantId,
-    credential_id: &str,
-) -> Result<Option<CandidateRow>> {
-    sqlx::query_as(
-        "SELECT p.id, p.user_id, p.passkey, u.status, u.locked_until, \
+/// SQL of [`login_candidate`] (also run by the direct path, store/direct.rs).
+pub const LOGIN_CANDIDATE_SQL: &str =
+    "SELECT p.id, p.user_id, p.passkey, u.status, u.locked_until, \
          CASE WHEN u.failed_logins > 0 OR u.locked_until IS NOT NULL OR EXISTS \
          (SELECT 1 FROM account_failures f WHERE f.tenant_id = $1 AND f.user_id = p.user_id) \
          THEN 1 ELSE 0 END AS has_failures, t.settings \
          FROM passkeys p JOIN users u ON u.tenant_id = p.tenant_id AND u.id = p.user_id \
          JOIN tenants t ON t.id = p.tenant_id \
-         WHERE p.tenant_id = $1 AND p.credential_id = $2",
-    )
-    .bind(tenant.as_str())
-    .bind(credential_id)
-    .fetch_optional(conn)
-    .await
-    .map_err(db)
+         WHERE p.tenant_id = $1 AND p.credential_id = $2";
+
+pub async fn login_candidate(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    credential_id: &str,
+) -> Result<Option<CandidateRow>> {
+    sqlx::query_as(LOGIN_CANDIDATE_SQL)
+        .bind(tenant.as_str())
+        .bind(credential_id)
+        .fetch_optional(conn)
+        .await
+        .map_err(db)
 }
+
+/// SQL of [`record_use`] (also run by the direct path).
+pub const RECORD_USE_SQL: &str =
+    "UPDATE passkeys SET passkey = $3, sign_count = $4, backup_eligible = $5, backup_state = $6, \
+         last_used_at = $7 WHERE tenant_id = $1 AND id = $2 AND sign_count <= $4";
 
 /// After a verified assertion: the new credential JSON, counter and backup flags. The
 /// `sign_count <= $counter` guard keeps two concurrent logins from moving it backwards.
@@ -120,20 +127,17 @@ pub async fn record_use(
     backup_state: bool,
     now: i64,
 ) -> Result<bool> {
-    let r = sqlx::query(
-        "UPDATE passkeys SET passkey = $3, sign_count = $4, backup_eligible = $5, backup_state = $6, \
-         last_used_at = $7 WHERE tenant_id = $1 AND id = $2 AND sign_count <= $4",
-    )
-    .bind(tenant.as_str())
-    .bind(id)
-    .bind(passkey)
-    .bind(counter)
-    .bind(flag(backup_eligible))
-    .bind(flag(backup_state))
-    .bind(now)
-    .execute(conn)
-    .await
-    .map_err(db)?;
+    let r = sqlx::query(RECORD_USE_SQL)
+        .bind(tenant.as_str())
+        .bind(id)
+        .bind(passkey)
+        .bind(counter)
+        .bind(flag(backup_eligible))
+        .bind(flag(backup_state))
+        .bind(now)
+        .execute(conn)
+        .await
+        .map_err(db)?;
     Ok(r.rows_affected() == 1)
 }
 
@@ -159,10 +163,14 @@ pub struct CeremonyRow {
     pub created_at: i64,
 }
 
+/// SQL of [`sweep_ceremonies`] (also run by the direct path).
+pub const SWEEP_CEREMONIES_SQL: &str =
+    "DELETE FROM webauthn_ceremonies WHERE tenant_id = $1 AND expires_at <= $2";
+
 /// Remove the tenant's expired ceremonies (they are refused anyway; this keeps the table
 /// small).
 pub async fn sweep_ceremonies(conn: &mut Conn, tenant: &TenantId, now: i64) -> Result<()> {
-    sqlx::query("DELETE FROM webauthn_ceremonies WHERE tenant_id = $1 AND expires_at <= $2")
+    sqlx::query(SWEEP_CEREMONIES_SQL)
         .bind(tenant.as_str())
         .bind(now)
         .execute(conn)
@@ -171,24 +179,30 @@ pub async fn sweep_ceremonies(conn: &mut Conn, tenant: &TenantId, now: i64) -> R
     Ok(())
 }
 
+/// SQL of [`insert_ceremony`] (also run by the direct path).
+pub const INSERT_CEREMONY_SQL: &str = "INSERT INTO webauthn_ceremonies (tenant_id, id, kind, user_id, link_hash, state, expires_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
 pub async fn insert_ceremony(conn: &mut Conn, tenant: &TenantId, row: &CeremonyRow) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO webauthn_ceremonies (tenant_id, id, kind, user_id, link_hash, state, expires_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(tenant.as_str())
-    .bind(&row.id)
-    .bind(&row.kind)
-    .bind(&row.user_id)
-    .bind(&row.link_hash)
-    .bind(&row.state)
-    .bind(row.expires_at)
-    .bind(row.created_at)
-    .execute(conn)
-    .await
-    .map_err(db)?;
+    sqlx::query(INSERT_CEREMONY_SQL)
+        .bind(tenant.as_str())
+        .bind(&row.id)
+        .bind(&row.kind)
+        .bind(&row.user_id)
+        .bind(&row.link_hash)
+        .bind(&row.state)
+        .bind(row.expires_at)
+        .bind(row.created_at)
+        .execute(conn)
+        .await
+        .map_err(db)?;
     Ok(())
 }
+
+/// SQL of [`take_ceremony`] (also run by the direct path).
+pub const TAKE_CEREMONY_SQL: &str =
+    "DELETE FROM webauthn_ceremonies WHERE tenant_id = $1 AND id = $2 AND kind = $3 \
+         RETURNING id, kind, user_id, link_hash, state, expires_at, created_at";
 
 /// Remove and return a ceremony (single use: whoever deletes the row owns it).
 pub async fn take_ceremony(
@@ -197,16 +211,13 @@ pub async fn take_ceremony(
     id: &str,
     kind: &str,
 ) -> Result<Option<CeremonyRow>> {
-    sqlx::query_as(
-        "DELETE FROM webauthn_ceremonies WHERE tenant_id = $1 AND id = $2 AND kind = $3 \
-         RETURNING id, kind, user_id, link_hash, state, expires_at, created_at",
-    )
-    .bind(tenant.as_str())
-    .bind(id)
-    .bind(kind)
-    .fetch_optional(conn)
-    .await
-    .map_err(db)
+    sqlx::query_as(TAKE_CEREMONY_SQL)
+        .bind(tenant.as_str())
+        .bind(id)
+        .bind(kind)
+        .fetch_optional(conn)
+        .await
+        .map_err(db)
 }
 
 /// Consume an enrolment link of `user` (only if still open and unexpired).
@@ -405,6 +416,9 @@ pub async fn count_client_failure(
     Ok(())
 }
 
+/// SQL of [`client_failures`] (also run by the direct path).
+pub const CLIENT_FAILURES_SQL: &str = "SELECT failures FROM login_failures WHERE tenant_id = $1 AND client_key = $2 AND window_start > $3";
+
 /// Failures of a client in its current window.
 pub async fn client_failures(
     conn: &mut Conn,
@@ -413,14 +427,12 @@ pub async fn client_failures(
     now: i64,
     window: i64,
 ) -> Result<i64> {
-    let row: Option<(i64,)> = sqlx::query_as(
-        "SELECT failures FROM login_failures WHERE tenant_id = $1 AND client_key = $2 AND window_start > $3",
-    )
-    .bind(tenant.as_str())
-    .bind(client)
-    .bind(now - window)
-    .fetch_optional(conn)
-    .await
-    .map_err(db)?;
+    let row: Option<(i64,)> = sqlx::query_as(CLIENT_FAILURES_SQL)
+        .bind(tenant.as_str())
+        .bind(client)
+        .bind(now - window)
+        .fetch_optional(conn)
+        .await
+        .map_err(db)?;
     Ok(row.map(|r| r.0).unwrap_or(0))
 }

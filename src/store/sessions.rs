@@ -16,29 +16,30 @@ pub struct SessionRow {
     pub expires_at: i64,
 }
 
+/// SQL of [`insert`] (also run by the direct path, store/direct.rs).
+pub const INSERT_SQL: &str = "INSERT INTO sessions (tenant_id, id, id_hash, user_id, amr, act, created_at, last_seen_at, idle_expires_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
 pub async fn insert(
     conn: &mut Conn,
     tenant: &TenantId,
     row: &SessionRow,
     id_hash: &str,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO sessions (tenant_id, id, id_hash, user_id, amr, act, created_at, last_seen_at, idle_expires_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(tenant.as_str())
-    .bind(&row.id)
-    .bind(id_hash)
-    .bind(&row.user_id)
-    .bind(&row.amr)
-    .bind(&row.act)
-    .bind(row.created_at)
-    .bind(row.last_seen_at)
-    .bind(row.idle_expires_at)
-    .bind(row.expires_at)
-    .execute(conn)
-    .await
-    .map_err(db)?;
+    sqlx::query(INSERT_SQL)
+        .bind(tenant.as_str())
+        .bind(&row.id)
+        .bind(id_hash)
+        .bind(&row.user_id)
+        .bind(&row.amr)
+        .bind(&row.act)
+        .bind(row.created_at)
+        .bind(row.last_seen_at)
+        .bind(row.idle_expires_at)
+        .bind(row.expires_at)
+        .execute(conn)
+        .await
+        .map_err(db)?;
     Ok(())
 }
 

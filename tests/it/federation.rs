@@ -145,6 +145,7 @@ pub async fn world_at(now: i64) -> World {
             client_secret: Some(up_secret),
             scopes: vec!["email".into(), "profile".into(), "privileges".into()],
             metadata: None,
+            metadata_url: None,
             claim: Some("org_access".into()),
             domains: vec!["corp.example".into()],
             allow_linking: false,

@@ -60,9 +60,17 @@ async fn federation_from_the_command_line() {
     assert_eq!(c["has_client_secret"], true);
     assert_eq!(c["allow_linking"], true);
     assert_eq!(c["scopes"], json!(["email", "profile"]));
+    let value = c["domains"][0]["dns_record"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(value.starts_with("tenantry-verification="), "{c}");
     assert_eq!(
         c["domains"],
-        json!([{"domain": "corp.example", "verified": false}])
+        json!([{"domain": "corp.example", "verified": false, "verified_by": null,
+            "verified_at": null, "dns_record": {"name": "_tenantry.corp.example",
+            "type": "TXT", "value": value}}]),
+        "one domain, normalised, not verified, with the record that would verify it"
     );
     assert_eq!(
         c["redirect_uri"],
@@ -138,7 +146,12 @@ async fn federation_from_the_command_line() {
         ],
     );
     assert_eq!(code, Some(0), "{err}");
-    assert_eq!(d, json!({"domain": "corp.example", "verified": true}));
+    assert_eq!(
+        (&d["domain"], &d["verified"], &d["verified_by"]),
+        (&json!("corp.example"), &json!(true), &json!("cli")),
+        "{d}"
+    );
+    assert!(d["verified_at"].is_string(), "{d}");
     let (code, _, _) = run(
         &env,
         &[
@@ -294,6 +307,7 @@ async fn discovery_urls_must_be_public_https_without_the_test_flag() {
             client_secret: None,
             scopes: vec![],
             metadata: None,
+            metadata_url: None,
             claim: None,
             domains: vec![],
             allow_linking: false,

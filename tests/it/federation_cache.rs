@@ -137,6 +137,7 @@ async fn discovery_and_jwks_are_fetched_once_and_again_for_a_rotated_key() {
                 client_secret: Some("cache-secret".into()),
                 scopes: vec![],
                 metadata: None,
+                metadata_url: None,
                 claim: None,
                 domains: vec!["cache.example".into()],
                 allow_linking: false,

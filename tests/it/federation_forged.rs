@@ -96,6 +96,7 @@ async fn mock_connection(w: &World, m: &Mock, name: &str, domain: &str, linking:
                 client_secret: Some("mock-secret".into()),
                 scopes: vec![],
                 metadata: None,
+                metadata_url: None,
                 claim: None,
                 domains: vec![domain.into()],
                 allow_linking: linking,

@@ -53,6 +53,7 @@ async fn saml_world() -> World {
                 client_secret: None,
                 scopes: vec![],
                 metadata: Some(idp_md.body),
+                metadata_url: None,
                 claim: Some("org_access".into()),
                 domains: vec![],
                 allow_linking: false,
@@ -67,7 +68,7 @@ async fn saml_world() -> World {
 
 /// Start at downco, sign in at upco with the session there; returns upco's posted form
 /// fields (SAMLResponse, RelayState).
-async fn to_idp_and_back(w: &World, b: &mut Browser) -> Vec<(String, String)> {
+pub(crate) async fn to_idp_and_back(w: &World, b: &mut Browser) -> Vec<(String, String)> {
     let login = b.get(&w.down("/login")).await;
     assert!(
         login.body.contains("Sign in with Corp SAML"),
@@ -107,7 +108,7 @@ async fn to_idp_and_back(w: &World, b: &mut Browser) -> Vec<(String, String)> {
     fields
 }
 
-async fn post_acs(w: &World, fields: &[(String, String)]) -> Answer {
+pub(crate) async fn post_acs(w: &World, fields: &[(String, String)]) -> Answer {
     let form: Vec<(&str, &str)> = fields
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))

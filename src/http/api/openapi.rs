@@ -313,6 +313,12 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "federation",
     ),
     (
+        "post",
+        "/api/v1/orgs/{org}/federation/{id}/domains/{domain}/verify",
+        "Verify a declared domain by its DNS TXT record _tenantry.{domain}",
+        "federation",
+    ),
+    (
         "get",
         "/api/v1/orgs/{org}/scim-tokens",
         "List SCIM tokens",
@@ -349,9 +355,15 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "sessions",
     ),
     (
+        "get",
+        "/api/v1/orgs/{org}/keys",
+        "Published token-signing keys and SAML signing certificates with fingerprints and validity (?kind=jwt|saml)",
+        "keys",
+    ),
+    (
         "post",
         "/api/v1/orgs/{org}/keys/rotate",
-        "Rotate token-signing keys",
+        "Rotate token-signing keys (?immediate=true), or with ?kind=saml the SAML signing certificate",
         "keys",
     ),
     (

@@ -1,4 +1,5 @@
-//! `/portal/delegations`: delegating and revoking from the MSP host, approving, revoking
+//! `/portal/delegations`: delegating and revoking from the MSP host (only there: the
+//! customer's host offers no "Delegate" form and refuses its POST), approving, revoking
 //! and the "require approval" setting on the customer's host, the rules' errors in place,
 //! and the CSRF/Origin refusals.
 
@@ -330,4 +331,42 @@ async fn delegation_posts_need_the_origin_and_the_csrf_token() {
     assert!(p.body.contains("No delegations."));
     let p = get(&app, G, "/portal/delegations", &oc).await;
     assert!(!p.body.contains(" checked>"));
+}
+
+#[tokio::test]
+async fn both_sides_offer_creating_delegations_to_their_org_full_admins() {
+    let app = test_app().await;
+    let (bc, oc) = world(&app).await;
+    const CREATE_FORM: &str = "<form method=\"post\" action=\"/portal/delegations\">";
+    // The MSP side: the "Delegate" form.
+    let p = get(&app, M, PAGE, &bc).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.body.contains(CREATE_FORM), "{}", p.body);
+    assert!(p.body.contains("Delegate a technician to Globex"));
+    // The customer side, for its own org-full admin (rule 10): who has access, approval,
+    // and the "Delegate" form too; what it creates counts as approved.
+    let p = get(&app, G, "/portal/delegations", &oc).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert_accessible(&p);
+    assert!(p.body.contains("MSP users with access"));
+    assert!(p.body.contains("<label for=\"require-approval\">"));
+    assert!(p.body.contains(CREATE_FORM), "{}", p.body);
+    let token = csrf(&p.body);
+    let p = post(
+        &app,
+        G,
+        "/portal/delegations",
+        &oc,
+        &[
+            ("csrf", &token),
+            ("org", "globex-acme"),
+            ("msp_user", "tech@acme.example"),
+        ],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let p = get(&app, G, "/portal/delegations", &oc).await;
+    assert!(!p.body.contains("No delegations."), "{}", p.body);
+    assert!(p.body.contains("tech@acme.example"), "{}", p.body);
+    assert!(p.body.contains("approved"), "{}", p.body);
 }
