@@ -7,50 +7,14 @@
 
 use crate::federation::{origin, world_at, Browser};
 use crate::federation_saml::{post_acs, to_idp_and_back};
+use crate::saml_metadata_url::serve;
 use crate::support::{test_app, TestApp};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
-use std::io::{Read, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use tenantry::app::AppState;
 use tenantry::authz::OrgAccess;
 use tenantry::core::audit::Actor;
-
-/// A loopback HTTP server on its own thread: `/md.xml` answers `body`, anything else 404.
-/// Counts requests.
-struct Served {
-    port: u16,
-    hits: Arc<AtomicUsize>,
-}
-
-fn serve(body: String) -> Served {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(50) {
-            let Ok(mut stream) = stream else { continue };
-            let mut buf = [0u8; 4096];
-            let n = stream.read(&mut buf).unwrap_or(0);
-            let head = String::from_utf8_lossy(&buf[..n]).to_string();
-            counter.fetch_add(1, Ordering::SeqCst);
-            let (status, text) = if head.starts_with("GET /md.xml ") {
-                ("200 OK", body.as_str())
-            } else {
-                ("404 Not Found", "no")
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\ncontent-type: application/samlmetadata+xml\r\n\
-                 content-length: {}\r\nconnection: close\r\n\r\n{text}",
-                text.len()
-            );
-        }
-    });
-    Served { port, hits }
-}
 
 const H: &str = "acme.localhost:8080";
 const P: &str = "/api/v1/orgs/acme/federation";

@@ -11,13 +11,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// A loopback HTTP server on its own thread (the CLI blocks the test's runtime): `/md.xml`
-/// answers the SP metadata, anything else 404. Counts requests.
-struct MetadataServer {
-    port: u16,
-    hits: Arc<AtomicUsize>,
+/// answers `body`, `/bad.xml` a document with a DTD, anything else 404. Counts requests.
+pub(crate) struct MetadataServer {
+    pub(crate) port: u16,
+    pub(crate) hits: Arc<AtomicUsize>,
 }
 
-fn serve(body: String) -> MetadataServer {
+pub(crate) fn serve(body: String) -> MetadataServer {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let hits = Arc::new(AtomicUsize::new(0));
