@@ -51,11 +51,13 @@ run() { # name, then wrk arguments; prints req/s and requests per server CPU-sec
   local cpu; cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" 'BEGIN {printf "%.2f", (b - a) / hz}')
   local per; per=$(awk -v n="$total" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", n / c; else print "n/a" }')
   local errs; errs=$(printf '%s\n' "$out" | awk '/Non-2xx/ {print $5}')
-  printf '%-22s %10s req/s  %9s req per server CPU-second  (server CPU %ss, non-2xx %s)\n' "$name" "$rps" "$per" "$cpu" "${errs:-0}"
+  local us; us=$(awk -v n="$total" -v c="$cpu" 'BEGIN { if (n > 0) printf "%.1f", c * 1e6 / n; else print "n/a" }')
+  printf '%-22s %10s req/s  %9s req per server CPU-second, %s us each  (server CPU %ss, non-2xx %s)\n' "$name" "$rps" "$per" "$us" "$cpu" "${errs:-0}"
 }
 
 echo "== tenantry OIDC benchmark: ${DURATION}s per run, $CONNS connections, wrk on the same $(nproc) cores"
-echo "idle RSS after start and first JWKS: $((RSS_KB / 1024)) MB"
+echo "machine load before the runs (other work shares these cores):$(uptime | sed 's/.*load average//')"
+echo "idle RSS after start and first JWKS: $((RSS_KB / 1024)) MB (target <= 30 MB)"
 SIGN=$(openssl speed -seconds 3 ecdsap256 2>/dev/null | awk '/256 bits ecdsa \(nistp256\)/ {print $(NF-1)}')
 echo "baseline: openssl ES256 signatures/s on one core: ${SIGN:-n/a}"
 run "healthz (baseline)" "http://127.0.0.1:$PORT/healthz"
@@ -78,3 +80,5 @@ wrk.headers["Host"] = "$HOST"
 LUAEOF
 run "introspection" -s "$LUA" "http://127.0.0.1:$PORT/oauth2/introspect"
 rm -f "$LUA"
+echo "targets: client_credentials >= 20000 req per server CPU-second; introspection >= 30000 req/s"
+echo "machine load after the runs:$(uptime | sed 's/.*load average//')"

@@ -212,6 +212,8 @@ impl Core {
         )
         .await?;
         tx.commit().await.map_err(store::db)?;
+        // Revoked tokens stop answering from this process's caches at once.
+        self.tenants.invalidate();
         Ok(report)
     }
 }

@@ -368,24 +368,44 @@ impl Core {
     }
 
     /// An access token of this tenant: our signature, `typ` at+jwt, our issuer, unexpired,
-    /// not revoked. Returns its claims. Verified tokens are cached by hash for as long as
-    /// the tenant's version stands: every revocation bumps it, so a revoked token is
-    /// checked against the database again (within the tenant cache's 5 s in other
-    /// processes).
+    /// not revoked. Returns its claims (see `verified_access_token`).
     pub async fn verify_access_token(&self, tenant: &Tenant, token: &str) -> Result<Value> {
+        Ok(self
+            .verified_access_token(tenant, token)
+            .await?
+            .claims
+            .clone())
+    }
+
+    /// The same, shared: verified tokens are cached by a hash of (tenant id, token) for as
+    /// long as the tenant's version stands and the token is unexpired (decisions.md
+    /// "OIDC"). Every revocation bumps the version in its transaction, so a revoked token
+    /// is checked against the database again: at once in the process that revoked it,
+    /// within the tenant cache's 5 s re-read in the others.
+    pub async fn verified_access_token(
+        &self,
+        tenant: &Tenant,
+        token: &str,
+    ) -> Result<std::sync::Arc<VerifiedToken>> {
         let now = self.clock.now();
-        let key: [u8; 32] = sha2::Digest::finalize(
-            <sha2::Sha256 as sha2::Digest>::new_with_prefix(token.as_bytes()),
-        )
-        .into();
-        if let Some(claims) = self.token_cache.get(&key, tenant.version, now) {
-            return Ok(claims);
+        let key = verified_key(&tenant.id, token);
+        if let Some(hit) = self.token_cache.get(&key, tenant.version, now) {
+            return Ok(hit);
         }
         let claims = self.verify_access_token_uncached(tenant, token).await?;
         let exp = claims["exp"].as_i64().unwrap_or(now);
+        let mut answer = claims.as_object().cloned().unwrap_or_default();
+        answer.insert("active".into(), json!(true));
+        answer.insert("token_type".into(), json!("Bearer"));
+        let introspection = serde_json::to_vec(&Value::Object(answer))
+            .map_err(|e| Error::internal(format!("introspection answer: {e}")))?;
+        let verified = std::sync::Arc::new(VerifiedToken {
+            claims,
+            introspection: bytes::Bytes::from(introspection),
+        });
         self.token_cache
-            .put(key, claims.clone(), exp, tenant.version, now);
-        Ok(claims)
+            .put(key, verified.clone(), exp, tenant.version, now);
+        Ok(verified)
     }
 
     async fn verify_access_token_uncached(&self, tenant: &Tenant, token: &str) -> Result<Value> {
@@ -470,32 +490,62 @@ impl Core {
     }
 }
 
-/// Verified access tokens by hash: (claims, expiry, tenant version when verified).
+/// A verified access token: its claims and the RFC 7662 answer (`active`, `token_type`
+/// and the claims), serialized once, for a client allowed to see it.
+pub struct VerifiedToken {
+    pub claims: Value,
+    pub introspection: bytes::Bytes,
+}
+
+/// The cache key: a token is only ever found again under the tenant that verified it.
+fn verified_key(tenant: &TenantId, token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(tenant.as_str().as_bytes());
+    h.update([0u8]);
+    h.update(token.as_bytes());
+    h.finalize().into()
+}
+
+type VerifiedEntry = (std::sync::Arc<VerifiedToken>, i64, i64);
+
+/// Verified access tokens by key: (token, expiry, tenant version when verified).
 #[derive(Default)]
 pub struct VerifiedTokens {
-    inner: std::sync::Mutex<std::collections::HashMap<[u8; 32], (Value, i64, i64)>>,
+    inner: std::sync::Mutex<std::collections::HashMap<[u8; 32], VerifiedEntry>>,
 }
 
 const VERIFIED_MAX: usize = 100_000;
 
 impl VerifiedTokens {
-    fn get(&self, key: &[u8; 32], version: i64, now: i64) -> Option<Value> {
+    fn get(&self, key: &[u8; 32], version: i64, now: i64) -> Option<std::sync::Arc<VerifiedToken>> {
         let map = self.inner.lock().ok()?;
         match map.get(key) {
-            Some((claims, exp, v)) if *v == version && *exp > now => Some(claims.clone()),
+            Some((token, exp, v)) if *v == version && *exp > now => Some(token.clone()),
             _ => None,
         }
     }
 
-    fn put(&self, key: [u8; 32], claims: Value, exp: i64, version: i64, now: i64) {
+    fn put(
+        &self,
+        key: [u8; 32],
+        token: std::sync::Arc<VerifiedToken>,
+        exp: i64,
+        version: i64,
+        now: i64,
+    ) {
         if let Ok(mut map) = self.inner.lock() {
+            // An entry of a newer version stays: this caller read an older snapshot.
+            if map.get(&key).is_some_and(|(_, _, v)| *v > version) {
+                return;
+            }
             if map.len() >= VERIFIED_MAX {
                 map.retain(|_, (_, e, _)| *e > now);
                 if map.len() >= VERIFIED_MAX {
                     map.clear();
                 }
             }
-            map.insert(key, (claims, exp, version));
+            map.insert(key, (token, exp, version));
         }
     }
 }

@@ -114,12 +114,34 @@ pub fn no_store(h: &mut HeaderMap) {
 /// Form fields; a repeated parameter is an error (RFC 6749 §3.1).
 pub fn parse_form(body: &[u8]) -> Result<std::collections::HashMap<String, String>, OAuthError> {
     let mut out = std::collections::HashMap::new();
-    for (k, v) in url::form_urlencoded::parse(body) {
-        if out.insert(k.to_string(), v.to_string()).is_some() {
-            return Err(OAuthError::new(
-                "invalid_request",
-                format!("parameter {k} is repeated"),
-            ));
+    for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let (k, v) = if pair.iter().any(|b| *b == b'%' || *b == b'+') {
+            // Escapes: the general decoder (one pair, so the same rules apply).
+            match url::form_urlencoded::parse(pair).next() {
+                Some((k, v)) => (k.into_owned(), v.into_owned()),
+                None => continue,
+            }
+        } else {
+            // Nothing to decode (tokens, client ids): copy the bytes once.
+            let (k, v) = match pair.iter().position(|b| *b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &pair[pair.len()..]),
+            };
+            (
+                String::from_utf8_lossy(k).into_owned(),
+                String::from_utf8_lossy(v).into_owned(),
+            )
+        };
+        match out.entry(k) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                return Err(OAuthError::new(
+                    "invalid_request",
+                    format!("parameter {} is repeated", e.key()),
+                ));
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(v);
+            }
         }
     }
     Ok(out)
@@ -159,6 +181,9 @@ pub fn client_credentials(
             .ok_or_else(|| basic_error("malformed Basic credentials"))?;
         // RFC 6749 §2.3.1: both parts are form-urlencoded.
         let dec = |s: &str| {
+            if !s.contains(['%', '+']) {
+                return s.to_string();
+            }
             url::form_urlencoded::parse(format!("x={s}").as_bytes())
                 .next()
                 .map(|(_, v)| v.to_string())
@@ -202,6 +227,19 @@ pub fn client_credentials(
         ),
         None => (ClientCredentials::None { id }, false),
     })
+}
+
+/// The audience private_key_jwt assertions must name (our token endpoint); only built
+/// when the client sent an assertion, as nothing else reads it.
+pub fn assertion_audience(
+    s: &AppState,
+    t: &crate::tenancy::Tenant,
+    creds: &ClientCredentials,
+) -> String {
+    match creds {
+        ClientCredentials::Assertion { .. } => format!("{}/oauth2/token", s.core.issuer(&t.name)),
+        _ => String::new(),
+    }
 }
 
 /// A failed client authentication: `invalid_client` (with a Basic challenge when Basic

@@ -112,7 +112,7 @@ async fn authenticated_client(
     form: &std::collections::HashMap<String, String>,
 ) -> Result<crate::core::clients::Client, OAuthError> {
     let (creds, basic) = client_credentials(headers, form)?;
-    let url = format!("{}/oauth2/token", s.core.issuer(&t.name));
+    let url = super::assertion_audience(s, t, &creds);
     s.core
         .authenticate_client(t, creds, &url)
         .await
@@ -175,9 +175,10 @@ pub async fn introspect(
             _ => inactive(),
         };
     }
-    let Ok(claims) = s.core.verify_access_token(&t, token).await else {
+    let Ok(verified) = s.core.verified_access_token(&t, token).await else {
         return inactive();
     };
+    let claims = &verified.claims;
     let in_aud = match &claims["aud"] {
         Value::String(a) => *a == client.id,
         Value::Array(a) => a.iter().any(|x| x.as_str() == Some(&client.id)),
@@ -186,10 +187,12 @@ pub async fn introspect(
     if claims["client_id"].as_str() != Some(&client.id) && !in_aud {
         return inactive();
     }
-    let mut out = claims.as_object().cloned().unwrap_or_default();
-    out.insert("active".into(), json!(true));
-    out.insert("token_type".into(), json!("Bearer"));
-    let mut resp = axum::Json(Value::Object(out)).into_response();
+    // The answer was serialized when the token was verified.
+    let mut resp = verified.introspection.clone().into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     no_store(resp.headers_mut());
     resp
 }
@@ -212,32 +215,56 @@ pub async fn revoke(
     let Some(token) = form.get("token") else {
         return OAuthError::new("invalid_request", "token is missing").into_response();
     };
-    let now = s.core.clock.now();
-    let Ok(mut conn) = s.core.store.conn().await else {
-        return OAuthError::new("server_error", "try again").into_response();
-    };
-    if token.starts_with(REFRESH_PREFIX) {
-        if let Ok(Some((family, owner, _, _, _))) =
-            rows::refresh_state(&mut conn, &t.id, &s.core.hash_refresh(token)).await
-        {
-            if owner == client.id {
-                let _ = rows::revoke_family(&mut conn, &t.id, &family).await;
-                let _ = rows::revoke_issued(&mut conn, &t.id, Some(&family), None, now).await;
-            }
-        }
-    } else if let Ok(claims) = s.core.verify_jwt(&t, token).await {
-        if claims["client_id"].as_str() == Some(&client.id) {
-            if let (Some(jti), Some(exp)) = (claims["jti"].as_str(), claims["exp"].as_i64()) {
-                let _ = rows::revoke_jti(&mut conn, &t.id, jti, exp).await;
-            }
-        }
+    if let Err(e) = revoke_token(&s, &t, &client.id, token).await {
+        return OAuthError::from(e).into_response();
     }
-    // Revocations bump the tenant version, which expires verified-token caches.
-    let _ = crate::store::tenants::bump_version(&mut conn, &t.id).await;
-    s.core.tenants.invalidate();
     let mut resp = StatusCode::OK.into_response();
     no_store(resp.headers_mut());
     resp
+}
+
+/// Revoke what `client` may revoke, the tenant version bump in the same transaction (the
+/// verified-token caches of every process see it); nothing happens for a token that is
+/// unknown, of another client, or already revoked.
+async fn revoke_token(
+    s: &AppState,
+    t: &Tenant,
+    client_id: &str,
+    token: &str,
+) -> crate::error::Result<()> {
+    let now = s.core.clock.now();
+    let access = if token.starts_with(REFRESH_PREFIX) {
+        None
+    } else {
+        match s.core.verify_jwt(t, token).await {
+            Ok(claims) if claims["client_id"].as_str() == Some(client_id) => {
+                match (claims["jti"].as_str(), claims["exp"].as_i64()) {
+                    (Some(jti), Some(exp)) => Some((jti.to_string(), exp)),
+                    _ => return Ok(()),
+                }
+            }
+            _ => return Ok(()),
+        }
+    };
+    let mut tx = s.core.store.begin().await?;
+    let changed = match access {
+        Some((jti, exp)) => rows::revoke_jti(&mut tx, &t.id, &jti, exp).await?,
+        None => match rows::refresh_state(&mut tx, &t.id, &s.core.hash_refresh(token)).await? {
+            Some((family, owner, _, _, _)) if owner == client_id => {
+                rows::revoke_family(&mut tx, &t.id, &family).await?;
+                rows::revoke_issued(&mut tx, &t.id, Some(&family), None, now).await?;
+                true
+            }
+            _ => false,
+        },
+    };
+    if !changed {
+        return Ok(()); // dropping the transaction rolls it back
+    }
+    crate::store::tenants::bump_version(&mut tx, &t.id).await?;
+    tx.commit().await.map_err(crate::store::db)?;
+    s.core.tenants.invalidate();
+    Ok(())
 }
 
 fn page(title: &str, body: &str) -> Response {

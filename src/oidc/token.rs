@@ -37,7 +37,7 @@ async fn handle(
 ) -> Result<Response, OAuthError> {
     let form = parse_form(body)?;
     let (creds, basic) = client_credentials(headers, &form)?;
-    let endpoint = format!("{}/oauth2/token", s.core.issuer(&t.name));
+    let endpoint = super::assertion_audience(s, t, &creds);
     let client = s
         .core
         .authenticate_client(t, creds, &endpoint)
@@ -186,15 +186,22 @@ async fn refresh(
             .map_err(OAuthError::from)?
         {
             if used == 1 && owner == client.id {
-                rows::revoke_family(&mut conn, &t.id, &family)
+                drop(conn);
+                // One transaction: the version bump expires every process's cache of the
+                // family's access tokens exactly when their revocation is visible.
+                let mut tx = s.core.store.begin().await.map_err(OAuthError::from)?;
+                rows::revoke_family(&mut tx, &t.id, &family)
                     .await
                     .map_err(OAuthError::from)?;
-                rows::revoke_issued(&mut conn, &t.id, Some(&family), None, now)
+                rows::revoke_issued(&mut tx, &t.id, Some(&family), None, now)
                     .await
                     .map_err(OAuthError::from)?;
-                crate::store::tenants::bump_version(&mut conn, &t.id)
+                crate::store::tenants::bump_version(&mut tx, &t.id)
                     .await
                     .map_err(OAuthError::from)?;
+                tx.commit()
+                    .await
+                    .map_err(|e| OAuthError::from(crate::store::db(e)))?;
                 s.core.tenants.invalidate();
                 tracing::warn!(tenant = %t.name, "refresh token reuse: family revoked");
             }

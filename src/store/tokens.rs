@@ -249,20 +249,21 @@ pub async fn revoke_issued(
     Ok(())
 }
 
+/// Put one access token on the revocation list; true when it was not there yet.
 pub async fn revoke_jti(
     conn: &mut Conn,
     tenant: &TenantId,
     jti: &str,
     expires_at: i64,
-) -> Result<()> {
-    sqlx::query("INSERT INTO revoked_tokens (tenant_id, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+) -> Result<bool> {
+    let done = sqlx::query("INSERT INTO revoked_tokens (tenant_id, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
         .bind(tenant.as_str())
         .bind(jti)
         .bind(expires_at)
         .execute(conn)
         .await
         .map_err(db)?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn is_revoked(conn: &mut Conn, tenant: &TenantId, jti: &str) -> Result<bool> {

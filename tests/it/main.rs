@@ -24,6 +24,7 @@ mod mail;
 mod mappings;
 mod migrations;
 mod oidc;
+mod oidc_cache;
 mod openapi;
 mod passkeys;
 mod passkeys_chain;

@@ -295,6 +295,7 @@ impl Core {
         let now = self.clock.now();
         let actor = actor(token_id);
         let mut mails = Mails::new();
+        let mut revoked = false;
         let mut tx = self.store.begin().await?;
         rows::record_sync(&mut tx, &tenant.id, now).await?;
         let row = rows::get_resource(&mut tx, &tenant.id, kind.as_str(), id)
@@ -344,6 +345,7 @@ impl Core {
                     // Deprovisioning: sessions end, refresh families and tokens are revoked.
                     crate::core::sessions::end_user(&mut tx, &tenant.id, id, now).await?;
                     tenant_rows::bump_version(&mut tx, &tenant.id).await?;
+                    revoked = true;
                 }
                 self.audit_scim(
                     &mut tx,
@@ -412,6 +414,10 @@ impl Core {
             .ok_or(Error::NotFound)?;
         let resource = self.render(&mut tx, tenant, row, Wants::ALL).await?;
         tx.commit().await.map_err(store::db)?;
+        if revoked {
+            // Revoked tokens stop answering from this process's caches at once.
+            self.tenants.invalidate();
+        }
         self.send_mails(tenant, mails).await;
         Ok(resource)
     }
@@ -472,6 +478,8 @@ impl Core {
         )
         .await?;
         tx.commit().await.map_err(store::db)?;
+        // Revoked tokens stop answering from this process's caches at once.
+        self.tenants.invalidate();
         self.send_mails(tenant, mails).await;
         Ok(())
     }
