@@ -16,8 +16,11 @@ if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo apt-get update -qq && $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-cargo build --release --locked -q
-BIN=./target/release/tenantry
+# BIN=path runs that binary instead of building (to compare two builds in one sitting).
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --locked -q
+  BIN=./target/release/tenantry
+fi
 DATA=$(mktemp -d)
 PORT=$(( 30000 + RANDOM % 20000 ))
 export TENANTRY_DATA_DIR=$DATA TENANTRY_PUBLIC_URL=http://localhost:$PORT TENANTRY_LOG_LEVEL=warn

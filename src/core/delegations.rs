@@ -430,7 +430,11 @@ impl Core {
             Some(json!({"state": "revoked"})),
         )
         .await?;
-        tx.commit().await.map_err(store::db)
+        tx.commit().await.map_err(store::db)?;
+        // The revocation cascade bumped the tenant version: this process's cached tokens
+        // of the delegate go at once, other processes' within the re-read interval.
+        self.tenants.invalidate();
+        Ok(())
     }
 
     /// The customer's log always; the MSP's own log too when an MSP super-user acted.

@@ -623,7 +623,11 @@ impl Core {
             call.request_id.as_deref(),
         )
         .await?;
-        tx.commit().await.map_err(store::db)
+        tx.commit().await.map_err(store::db)?;
+        // Sessions ended and tokens revoked in the transaction (a version bump): drop this
+        // process's cached tokens now.
+        self.tenants.invalidate();
+        Ok(())
     }
 
     /// POST /admins/{id}/unlock: rule 6.

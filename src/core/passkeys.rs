@@ -244,6 +244,50 @@ impl Core {
         Ok(Some((row.user_id, row.state)))
     }
 
+    /// Hold a login ceremony for a sign-in. On SQLite it is only read here: the sign-in's
+    /// own transaction deletes it (one commit less per sign-in), and a refusal releases it
+    /// with [`Self::release_login_ceremony`]; elsewhere it is taken at once. `None` when
+    /// it is unknown, used or expired.
+    pub async fn hold_login_ceremony(&self, tenant: &Tenant, id: &str) -> Result<Option<Held>> {
+        if id.len() > 100 {
+            return Ok(None);
+        }
+        let kind = CeremonyKind::Login.as_str();
+        if let Some(d) = self.store.direct() {
+            let Some((state, expires_at)) = store::hot::peek_ceremony(d, &tenant.id, id, kind)?
+            else {
+                return Ok(None);
+            };
+            if expires_at <= self.clock.now() {
+                self.take_ceremony(tenant, id, CeremonyKind::Login, None)
+                    .await?;
+                return Ok(None);
+            }
+            return Ok(Some(Held {
+                id: id.to_string(),
+                state,
+                taken: false,
+            }));
+        }
+        Ok(self
+            .take_ceremony(tenant, id, CeremonyKind::Login, None)
+            .await?
+            .map(|(_, state)| Held {
+                id: id.to_string(),
+                state,
+                taken: true,
+            }))
+    }
+
+    /// A held ceremony that did not end in a sign-in is used up all the same.
+    pub async fn release_login_ceremony(&self, tenant: &Tenant, held: &Held) -> Result<()> {
+        if !held.taken {
+            self.take_ceremony(tenant, &held.id, CeremonyKind::Login, None)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// A verified registration: consume the link, store the passkey, mark the admin
     /// enrolled (one transaction), then start a session.
     pub async fn finish_enrolment(
@@ -354,16 +398,26 @@ impl Core {
         tenant: &Tenant,
         candidate: &LoginCandidate,
         assertion: Assertion,
+        ceremony: &Held,
         request_id: Option<&str>,
     ) -> Result<(Session, String)> {
         let now = self.clock.now();
         let done = match self
-            .finish_login_direct(tenant, candidate, &assertion, now, request_id)
+            .finish_login_direct(tenant, candidate, &assertion, ceremony, now, request_id)
             .await?
         {
             Direct::Done(session) => Some(session),
             Direct::Regression => None,
+            Direct::CeremonyUsed => return Err(ceremony_used()),
             Direct::Unavailable => {
+                if !ceremony.taken
+                    && self
+                        .take_ceremony(tenant, &ceremony.id, CeremonyKind::Login, None)
+                        .await?
+                        .is_none()
+                {
+                    return Err(ceremony_used());
+                }
                 self.finish_login_pooled(tenant, candidate, assertion, now, request_id)
                     .await?
             }
@@ -392,6 +446,7 @@ impl Core {
         t: &Tenant,
         c: &LoginCandidate,
         assertion: &Assertion,
+        ceremony: &Held,
         now: i64,
         rid: Option<&str>,
     ) -> Result<Direct> {
@@ -401,6 +456,13 @@ impl Core {
         let done = self
             .store
             .direct_write(|tx| {
+                // The ceremony goes with the sign-in; a concurrent finish of the same
+                // ceremony finds it gone and writes nothing.
+                let login = CeremonyKind::Login.as_str();
+                if !ceremony.taken && !store::hot::delete_ceremony(tx, &t.id, &ceremony.id, login)?
+                {
+                    return Ok(Direct::CeremonyUsed);
+                }
                 let recorded = store::hot::record_use(
                     tx,
                     &t.id,
@@ -712,10 +774,28 @@ async fn insert_passkey(
     Ok(id)
 }
 
+/// A login ceremony held by a sign-in (see [`Core::hold_login_ceremony`]).
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub id: String,
+    pub state: String,
+    /// Already deleted (taken) rather than only read.
+    taken: bool,
+}
+
+/// Another finish of the same ceremony got there first.
+fn ceremony_used() -> Error {
+    Error::Invalid {
+        code: "ceremony_invalid",
+        message: "this sign-in expired or was already used; start again".into(),
+    }
+}
+
 /// How a sign-in on the direct writer ended.
 enum Direct {
     Done((Session, String)),
     Regression,
+    CeremonyUsed,
     /// Nothing written: take the pooled path.
     Unavailable,
 }

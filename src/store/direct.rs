@@ -80,13 +80,53 @@ const READERS: usize = 4;
 /// How many prepared statements each connection keeps.
 const STATEMENT_CACHE: usize = 32;
 
-/// The direct connections of one SQLite database: one writer, a few readers.
+/// How often the checkpointer copies the WAL back into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// The direct connections of one SQLite database: one writer, a few readers, and a
+/// checkpointer thread.
 #[derive(Debug)]
 pub struct Direct {
     path: PathBuf,
     pragmas: String,
     writer: Mutex<Option<Connection>>,
     readers: Mutex<Vec<Connection>>,
+    /// Dropped with the store: the checkpointer thread then ends.
+    _checkpointer: std::sync::mpsc::Sender<()>,
+}
+
+/// Checkpoints run here, not inside a commit: every connection of this process opens with
+/// `wal_autocheckpoint = 0`, so no writer copies the WAL back (and syncs the database file)
+/// while it holds the writer permit. A passive checkpoint runs beside writers and readers.
+fn checkpointer(path: PathBuf, pragmas: String, stop: std::sync::mpsc::Receiver<()>) {
+    let mut conn: Option<Connection> = None;
+    loop {
+        match stop.recv_timeout(CHECKPOINT_EVERY) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        if conn.is_none() {
+            conn = open_conn(&path, &pragmas).ok();
+        }
+        if let Some(c) = &conn {
+            if let Err(e) = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+                conn = None;
+            }
+        }
+    }
+}
+
+fn open_conn(path: &Path, pragmas: &str) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(db)?;
+    conn.execute_batch(pragmas).map_err(db)?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
 }
 
 /// One write transaction (`BEGIN IMMEDIATE` ... `COMMIT`, or rolled back).
@@ -159,26 +199,27 @@ impl DirectTx<'_> {
 }
 
 impl Direct {
-    /// The direct side of the SQLite file at `path`, opened lazily with `pragmas`.
-    pub fn new(path: &Path, pragmas: String) -> Direct {
-        Direct {
+    /// The direct side of the SQLite file at `path`, opened lazily with `pragmas`, and its
+    /// checkpointer thread (see [`checkpointer`]; the pragmas must turn autocheckpoints
+    /// off for that to matter).
+    pub fn new(path: &Path, pragmas: String) -> Result<Direct> {
+        let (stop, stopped) = std::sync::mpsc::channel();
+        let (p, pr) = (path.to_path_buf(), pragmas.clone());
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpointer(p, pr, stopped))
+            .map_err(|e| Error::internal(format!("checkpoint thread: {e}")))?;
+        Ok(Direct {
             path: path.to_path_buf(),
             pragmas,
             writer: Mutex::new(None),
             readers: Mutex::new(Vec::new()),
-        }
+            _checkpointer: stop,
+        })
     }
 
     fn open(&self) -> Result<Connection> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(db)?;
-        conn.execute_batch(&self.pragmas).map_err(db)?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(conn)
+        open_conn(&self.path, &self.pragmas)
     }
 
     /// The first row of a read-only statement, on a reader connection.
@@ -239,7 +280,7 @@ mod tests {
     fn binds_by_name_commits_and_rolls_back() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("t.db");
-        let d = Direct::new(&path, "PRAGMA journal_mode = WAL;".into());
+        let d = Direct::new(&path, "PRAGMA journal_mode = WAL;".into()).expect("direct");
         let c = Connection::open(&path).expect("open");
         c.execute_batch("CREATE TABLE t (a TEXT, b INTEGER, c TEXT)")
             .expect("table");
@@ -279,5 +320,35 @@ mod tests {
             .write(|tx| tx.row("DELETE FROM t WHERE a = $1 RETURNING b", &[Val::text("x")]))
             .expect("take");
         assert_eq!(taken, Some(vec![Val::Int(7)]));
+    }
+
+    #[test]
+    fn the_checkpointer_copies_the_wal_back_without_autocheckpoints() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("c.db");
+        let pragmas = "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;";
+        let _created = Connection::open(&path).expect("create");
+        let d = Direct::new(&path, pragmas.into()).expect("direct");
+        d.write(|tx| tx.execute("CREATE TABLE t (v TEXT)", &[]))
+            .expect("table");
+        let before = std::fs::metadata(&path).expect("db").len();
+        for _ in 0..50 {
+            d.write(|tx| {
+                tx.execute(
+                    "INSERT INTO t (v) VALUES ($1)",
+                    &[Val::text("x".repeat(4000))],
+                )
+            })
+            .expect("insert");
+        }
+        // The rows sit in the WAL until the checkpointer copies them into the database.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::fs::metadata(&path).expect("db").len() < before + 50 * 4000 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no checkpoint within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }

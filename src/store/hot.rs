@@ -5,8 +5,9 @@
 use super::audit::{EntryRow, ADVANCE_HEAD_FROM_SQL, INSERT_ENTRY_SQL};
 use super::direct::{Direct, DirectTx, Val};
 use super::passkeys::{
-    CandidateRow, CeremonyRow, CLIENT_FAILURES_SQL, INSERT_CEREMONY_SQL, LOGIN_CANDIDATE_SQL,
-    RECORD_USE_SQL, SWEEP_CEREMONIES_SQL, TAKE_CEREMONY_SQL,
+    CandidateRow, CeremonyRow, CLIENT_FAILURES_SQL, DELETE_CEREMONY_SQL, INSERT_CEREMONY_SQL,
+    LOGIN_CANDIDATE_SQL, PEEK_CEREMONY_SQL, RECORD_USE_SQL, SWEEP_CEREMONIES_SQL,
+    TAKE_CEREMONY_SQL,
 };
 use super::sessions::{SessionRow, INSERT_SQL as INSERT_SESSION_SQL};
 use crate::error::{Error, Result};
@@ -78,6 +79,36 @@ pub fn take_ceremony(
         expires_at: int(&v, 5).unwrap_or(0),
         created_at: int(&v, 6).unwrap_or(0),
     }))
+}
+
+/// A ceremony (not bound to a link) as (state, expires_at), left in place.
+pub fn peek_ceremony(
+    d: &Direct,
+    tenant: &TenantId,
+    id: &str,
+    kind: &str,
+) -> Result<Option<(String, i64)>> {
+    let Some(v) = d.read_row(
+        PEEK_CEREMONY_SQL,
+        &[t(tenant), Val::text(id), Val::text(kind)],
+    )?
+    else {
+        return Ok(None);
+    };
+    Ok(Some((text(&v, 0, "state")?, int(&v, 1).unwrap_or(0))))
+}
+
+/// Delete a ceremony: true when this call removed it.
+pub fn delete_ceremony(
+    tx: &mut DirectTx<'_>,
+    tenant: &TenantId,
+    id: &str,
+    kind: &str,
+) -> Result<bool> {
+    Ok(tx.execute(
+        DELETE_CEREMONY_SQL,
+        &[t(tenant), Val::text(id), Val::text(kind)],
+    )? == 1)
 }
 
 /// As [`super::passkeys::login_candidate`].

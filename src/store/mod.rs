@@ -163,7 +163,8 @@ impl Store {
         let pragmas = format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync_pragma}; \
              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-             PRAGMA case_sensitive_like = ON; PRAGMA mmap_size = 268435456;"
+             PRAGMA case_sensitive_like = ON; PRAGMA mmap_size = 268435456; \
+             PRAGMA wal_autocheckpoint = 0;"
         );
         let mut direct = None;
         let (url, backend, max) = match db {
@@ -176,7 +177,7 @@ impl Store {
                 let abs = std::path::absolute(path).map_err(|e| {
                     Error::internal(format!("bad database path {}: {e}", path.display()))
                 })?;
-                direct = Some(Arc::new(direct::Direct::new(&abs, pragmas.clone())));
+                direct = Some(Arc::new(direct::Direct::new(&abs, pragmas.clone())?));
                 (
                     format!("sqlite://{}?mode=rwc", abs.display()),
                     Backend::Sqlite,

@@ -199,6 +199,15 @@ pub async fn insert_ceremony(conn: &mut Conn, tenant: &TenantId, row: &CeremonyR
     Ok(())
 }
 
+/// A login ceremony's state and expiry without taking it (the direct path reads it, then
+/// deletes it in the sign-in's own transaction with [`DELETE_CEREMONY_SQL`]).
+pub const PEEK_CEREMONY_SQL: &str = "SELECT state, expires_at FROM webauthn_ceremonies \
+     WHERE tenant_id = $1 AND id = $2 AND kind = $3 AND link_hash IS NULL";
+
+/// Delete one ceremony; whoever deletes the row owns it.
+pub const DELETE_CEREMONY_SQL: &str =
+    "DELETE FROM webauthn_ceremonies WHERE tenant_id = $1 AND id = $2 AND kind = $3";
+
 /// SQL of [`take_ceremony`] (also run by the direct path).
 pub const TAKE_CEREMONY_SQL: &str =
     "DELETE FROM webauthn_ceremonies WHERE tenant_id = $1 AND id = $2 AND kind = $3 \

@@ -8,7 +8,7 @@ use super::{
     Failure, B64,
 };
 use crate::app::AppState;
-use crate::core::passkeys::{regression, Assertion, CeremonyKind, LoginFailure};
+use crate::core::passkeys::{regression, Assertion, CeremonyKind, Held, LoginFailure};
 use crate::http::escape_html;
 use crate::http::middleware::{CurrentTenant, RequestId};
 use axum::body::Bytes;
@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use base64::Engine;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PublicKeyCredential, WebauthnError,
 };
@@ -131,11 +131,7 @@ async fn finish_step(
     let body = json_body(&headers, &body)?;
     let rid = Some(rid.0.as_str());
     let ceremony = body["ceremony"].as_str().unwrap_or_default();
-    let Some((_, state)) = s
-        .core
-        .take_ceremony(&t, ceremony, CeremonyKind::Login, None)
-        .await?
-    else {
+    let Some(held) = s.core.hold_login_ceremony(&t, ceremony).await? else {
         s.core
             .audit_refusal(&t, "login.failure", None, "ceremony_invalid", rid)
             .await?;
@@ -145,12 +141,29 @@ async fn finish_step(
             "this sign-in expired or was already used; start again",
         ));
     };
-    let state: DiscoverableAuthentication = serde_json::from_str(&state)
+    // Single use: whatever happens from here, the ceremony is used up (by the sign-in's
+    // own transaction, or released on a refusal).
+    let answer = finish_held(&s, &t, &held, &body, rid).await;
+    if answer.is_err() {
+        s.core.release_login_ceremony(&t, &held).await?;
+    }
+    answer
+}
+
+/// The rest of a sign-in once its ceremony is held.
+async fn finish_held(
+    s: &AppState,
+    t: &std::sync::Arc<crate::tenancy::Tenant>,
+    held: &Held,
+    body: &Value,
+    rid: Option<&str>,
+) -> Answer {
+    let state: DiscoverableAuthentication = serde_json::from_str(&held.state)
         .map_err(|e| Failure::internal(format!("ceremony state: {e}")))?;
     let Ok(credential) = serde_json::from_value::<PublicKeyCredential>(body["credential"].clone())
     else {
         s.core
-            .audit_refusal(&t, "login.failure", None, "malformed_credential", rid)
+            .audit_refusal(t, "login.failure", None, "malformed_credential", rid)
             .await?;
         return Err(Failure::new(
             StatusCode::BAD_REQUEST,
@@ -159,10 +172,10 @@ async fn finish_step(
         ));
     };
     let cred_id = B64.encode(credential.get_credential_id());
-    let Some(candidate) = s.core.login_candidate(&t, &cred_id).await? else {
+    let Some(candidate) = s.core.login_candidate(t, &cred_id).await? else {
         // Usernameless: nobody to count a failure against.
         s.core
-            .audit_refusal(&t, "login.failure", None, "unknown_credential", rid)
+            .audit_refusal(t, "login.failure", None, "unknown_credential", rid)
             .await?;
         return Err(refused(
             "unknown_passkey",
@@ -171,7 +184,7 @@ async fn finish_step(
     };
     if candidate.locked {
         s.core
-            .audit_refusal(&t, "login.failure", Some(&candidate.user_id), "locked", rid)
+            .audit_refusal(t, "login.failure", Some(&candidate.user_id), "locked", rid)
             .await?;
         return Err(refused(
             "locked",
@@ -180,12 +193,12 @@ async fn finish_step(
     }
     let mut passkey: Passkey = serde_json::from_str(&candidate.passkey)
         .map_err(|e| Failure::internal(format!("stored passkey: {e}")))?;
-    let expected = user_handle(&t, &candidate.user_id);
+    let expected = user_handle(t, &candidate.user_id);
     let handle_ok = credential
         .get_user_unique_id()
         .is_none_or(|h| h == expected.as_bytes().as_slice());
     let verified = if handle_ok {
-        relying_party(&s.core, &t)?.finish_discoverable_authentication_v2(
+        relying_party(&s.core, t)?.finish_discoverable_authentication_v2(
             &credential,
             state,
             &passkey,
@@ -203,7 +216,7 @@ async fn finish_step(
             };
             tracing::info!(error = %e, "passkey assertion refused");
             s.core
-                .login_failed(&t, Some(&candidate.user_id), why, rid)
+                .login_failed(t, Some(&candidate.user_id), why, rid)
                 .await?;
             return Err(match why {
                 LoginFailure::CounterRegression => regression().into(),
@@ -218,7 +231,7 @@ async fn finish_step(
     let (session, secret) = s
         .core
         .finish_login(
-            &t,
+            t,
             &candidate,
             Assertion {
                 passkey: stored,
@@ -226,6 +239,7 @@ async fn finish_step(
                 backup_eligible: result.backup_eligible(),
                 backup_state: result.backup_state(),
             },
+            held,
             rid,
         )
         .await?;

@@ -131,3 +131,39 @@ async fn sign_ins_keep_the_audit_chain_whole_on_every_path() {
     let v = audit::verify(&mut conn, &id).await.expect("verify");
     assert!(v.intact, "{v:?}");
 }
+
+/// Two finishes of one ceremony at once (the ceremony is read first and deleted by the
+/// sign-in's own transaction on SQLite): exactly one signs in; the other is refused and
+/// writes nothing.
+#[tokio::test]
+async fn one_ceremony_signs_in_once_even_when_finished_twice_at_once() {
+    let (app, path) = world().await;
+    let mut dev = Device::new();
+    assert_eq!(enrol(&app, &mut dev, &path).await.status, StatusCode::OK);
+    let (c, a) = crate::passkeys::assertion(&app, &mut dev, HOST).await;
+    let (one, two) = tokio::join!(finish(&app, HOST, &c, &a), finish(&app, HOST, &c, &a));
+    let mut statuses = [one.status, two.status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::BAD_REQUEST],
+        "{} / {}",
+        one.text,
+        two.text
+    );
+    let refused = if one.status == StatusCode::OK {
+        &two
+    } else {
+        &one
+    };
+    assert_eq!(
+        refused.body["error"], "ceremony_invalid",
+        "{}",
+        refused.text
+    );
+    let logins = "SELECT COUNT(*) FROM audit_log WHERE action = 'login.passkey'";
+    assert_eq!(count(&app, logins).await, 1);
+    // And the ceremony is gone for good.
+    let again = finish(&app, HOST, &c, &a).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.text);
+}
