@@ -93,17 +93,14 @@ fn cache_head(tenant: &TenantId, head: CachedHead) {
     }
 }
 
-/// Append one entry to the tenant's chain, inside the caller's transaction.
-pub async fn append(
-    keys: &MasterKey,
-    conn: &mut Conn,
-    tenant: &TenantId,
+/// An entry of `change` by `actor`, not yet placed in the chain (no seq, no hashes).
+fn new_entry(
     actor: &Actor,
     change: Change<'_>,
     now: i64,
     request_id: Option<&str>,
-) -> Result<i64> {
-    let mut entry = rows::EntryRow {
+) -> rows::EntryRow {
+    rows::EntryRow {
         seq: 0,
         at: now,
         actor: actor.id.clone(),
@@ -116,7 +113,20 @@ pub async fn append(
         request_id: request_id.map(str::to_string),
         prev_hash: String::new(),
         hash: String::new(),
-    };
+    }
+}
+
+/// Append one entry to the tenant's chain, inside the caller's transaction.
+pub async fn append(
+    keys: &MasterKey,
+    conn: &mut Conn,
+    tenant: &TenantId,
+    actor: &Actor,
+    change: Change<'_>,
+    now: i64,
+    request_id: Option<&str>,
+) -> Result<i64> {
+    let mut entry = new_entry(actor, change, now, request_id);
     let mut appended = None;
     if let Some((seq, hash, last_checkpoint_at)) = cached_head(tenant) {
         entry.seq = seq + 1;
@@ -180,20 +190,9 @@ pub fn append_direct(
     if checkpoint_due(seq + 1, last_checkpoint_at, now) {
         return Ok(false);
     }
-    let mut entry = rows::EntryRow {
-        seq: seq + 1,
-        at: now,
-        actor: actor.id.clone(),
-        actor_msp: actor.msp.clone(),
-        actor_msp_user: actor.msp_user.clone(),
-        action: change.action.to_string(),
-        target: change.target,
-        before_state: change.before.map(|v| v.to_string()),
-        after_state: change.after.map(|v| v.to_string()),
-        request_id: request_id.map(str::to_string),
-        prev_hash: hash,
-        hash: String::new(),
-    };
+    let mut entry = new_entry(actor, change, now, request_id);
+    entry.seq = seq + 1;
+    entry.prev_hash = hash;
     entry.hash = hash_entry(&entry.prev_hash, &entry);
     if !crate::store::hot::append_entry(tx, tenant, seq, &entry)? {
         return Ok(false);
