@@ -27,6 +27,7 @@ mod oidc;
 mod oidc_cache;
 mod openapi;
 mod passkeys;
+mod passkeys_account;
 mod passkeys_chain;
 mod passkeys_policy;
 mod portal;
