@@ -10,14 +10,14 @@ use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub core: Core,
+    pub core: Arc<Core>,
     pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
     pub fn new(core: Core) -> Self {
         AppState {
-            core,
+            core: Arc::new(core),
             metrics: Arc::new(Metrics::default()),
         }
     }
