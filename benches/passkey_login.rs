@@ -22,11 +22,8 @@
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tenantry::app::{self, AppState};
-use tenantry::clock::{SharedClock, SystemClock};
-use tenantry::config::{Config, Database, PublicUrl, RawSettings, SqliteSynchronous};
+use tenantry::config::{Database, SqliteSynchronous};
 use tenantry::core::admins::AdminSpec;
 use tenantry::core::audit::Actor;
 use tenantry::core::tenants::NewTenant;
@@ -36,6 +33,9 @@ use tenantry::store::Store;
 #[path = "support/authenticator.rs"]
 mod authenticator;
 use authenticator::Device;
+#[path = "support/server.rs"]
+mod server;
+use server::{start_server, Server};
 
 const MSP: &str = "acme";
 const CUSTOMER: &str = "globex";
@@ -156,53 +156,6 @@ async fn sqlite_commits(tasks: usize, duration: Duration) -> f64 {
 // ---------------------------------------------------------------------------------------
 // The server and its world.
 
-struct Server {
-    core: Core,
-    addr: SocketAddr,
-    origin: String,
-    _dir: tempfile::TempDir,
-}
-
-/// Open the app as tests/it/support.rs does, but on the system clock and a real listener.
-async fn start_server(shutdown: tokio::sync::oneshot::Receiver<()>) -> Server {
-    let dir = tempfile::tempdir().expect("temp data dir");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1");
-    let addr = listener.local_addr().expect("local address");
-    let mut key = [0u8; 32];
-    rand::Rng::fill(&mut rand::rng(), &mut key[..]);
-    let config = Config::load(RawSettings {
-        data_dir: Some(dir.path().display().to_string()),
-        master_key: Some(hex::encode(key)),
-        ..RawSettings::default()
-    })
-    .expect("bench config");
-    assert!(
-        matches!(config.database, Database::Sqlite(_)),
-        "the bench runs on SQLite"
-    );
-    assert_eq!(config.sqlite_synchronous, SqliteSynchronous::Normal);
-    let public = PublicUrl::parse(&format!("http://localhost:{}", addr.port())).expect("url");
-    let clock: SharedClock = Arc::new(SystemClock);
-    let core = app::open(&config, public, clock).await.expect("open core");
-    let state = AppState::new(core.clone());
-    tokio::spawn(async move {
-        app::serve(listener, state, async {
-            let _ = shutdown.await;
-        })
-        .await
-        .expect("serve");
-    });
-    let origin = core.issuer(TENANT);
-    Server {
-        core,
-        addr,
-        origin,
-        _dir: dir,
-    }
-}
-
 /// An MSP, its customer and `n` admins of the customer; returns their enrolment paths.
 async fn world(core: &Core, n: usize) -> Vec<String> {
     core.create_msp(
@@ -283,24 +236,18 @@ async fn post(
 
 /// Enrol one device through the real endpoints, then check that it can sign in.
 async fn enrol(client: &reqwest::Client, server: &Server, path: &str) -> Device {
-    let origin = server.origin.clone();
-    let base = server.origin.as_str();
+    let origin = server.core.issuer(TENANT);
+    let base = origin.as_str();
     let mut dev = Device::new();
-    let start = post(
-        client,
-        base,
-        &server.origin,
-        &format!("{path}/start"),
-        &json!({}),
-    )
-    .await
-    .expect("enrolment start");
+    let start = post(client, base, &origin, &format!("{path}/start"), &json!({}))
+        .await
+        .expect("enrolment start");
     assert_eq!(start.status, 200, "enrolment start: {}", start.text);
     let cred = dev.register(&origin, &start.body["options"]);
     let done = post(
         client,
         base,
-        &server.origin,
+        &origin,
         &format!("{path}/finish"),
         &json!({"ceremony": start.body["ceremony"], "credential": cred, "name": "bench"}),
     )
@@ -484,6 +431,7 @@ fn main() {
     // The server and its world (not measured).
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let server = server_rt.block_on(start_server(stopped));
+    let origin = server.core.issuer(TENANT);
     let paths = server_rt.block_on(world(&server.core, conns + 1));
     let mut devices: Vec<Device> = client_rt.block_on(async {
         let client = http_client(server.addr);
@@ -496,28 +444,22 @@ fn main() {
     println!(
         "enrolled {} admins of {TENANT} at {} (listening on {})",
         devices.len(),
-        server.origin,
+        origin,
         server.addr
     );
 
     // Baseline: raw HTTP overhead.
     let (health_rps, health_bad) =
-        client_rt.block_on(healthz(server.addr, &server.origin, conns, duration));
+        client_rt.block_on(healthz(server.addr, &origin, conns, duration));
     println!("baseline GET /healthz req/s: {health_rps:.0} (non-200 or errors: {health_bad})");
 
     // Baseline: the client's own signing, one thread, on real login options.
     let mut signer = devices.pop().expect("a spare device");
     let options = client_rt.block_on(async {
         let client = http_client(server.addr);
-        let r = post(
-            &client,
-            &server.origin,
-            &server.origin,
-            "/login/start",
-            &json!({}),
-        )
-        .await
-        .expect("login start");
+        let r = post(&client, &origin, &origin, "/login/start", &json!({}))
+            .await
+            .expect("login start");
         assert_eq!(r.status, 200, "login start: {}", r.text);
         r.body["options"].clone()
     });
@@ -525,9 +467,7 @@ fn main() {
     let s0 = Instant::now();
     let mut signed = 0u64;
     while s0.elapsed() < sign_for {
-        signer
-            .assert(&server.origin, &options)
-            .expect("signing baseline");
+        signer.assert(&origin, &options).expect("signing baseline");
         signed += 1;
     }
     let sign_rate = signed as f64 / s0.elapsed().as_secs_f64();
@@ -544,7 +484,7 @@ fn main() {
             handles.push(tokio::spawn(login_loop(
                 client,
                 dev,
-                server.origin.clone(),
+                origin.clone(),
                 deadline,
             )));
         }

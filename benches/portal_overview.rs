@@ -15,16 +15,15 @@
 //! DEADLINE seconds (default 120). Without `--bench` (`cargo test --all-targets`) a small
 //! smoke run without a verdict.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tenantry::app::{self, AppState};
-use tenantry::clock::{SharedClock, SystemClock};
-use tenantry::config::{Config, Database, PublicUrl, RawSettings};
 use tenantry::core::admins::AdminSpec;
 use tenantry::core::audit::Actor;
 use tenantry::core::tenants::NewTenant;
 use tenantry::core::Core;
+
+#[path = "support/server.rs"]
+mod server;
+use server::start_server;
 
 const MSP: &str = "acme";
 const MSP_HOST: &str = "acme.localhost";
@@ -52,49 +51,6 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn ms(d: Duration) -> String {
     format!("{:8.2} ms", d.as_secs_f64() * 1000.0)
-}
-
-struct Server {
-    core: Core,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-/// Open the app as tests/it/support.rs does, but on the system clock and a real listener.
-async fn start_server(shutdown: tokio::sync::oneshot::Receiver<()>) -> Server {
-    let dir = tempfile::tempdir().expect("temp data dir");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1");
-    let addr = listener.local_addr().expect("local address");
-    let mut key = [0u8; 32];
-    rand::Rng::fill(&mut rand::rng(), &mut key[..]);
-    let config = Config::load(RawSettings {
-        data_dir: Some(dir.path().display().to_string()),
-        master_key: Some(hex::encode(key)),
-        ..RawSettings::default()
-    })
-    .expect("bench config");
-    assert!(
-        matches!(config.database, Database::Sqlite(_)),
-        "the bench runs on SQLite"
-    );
-    let public = PublicUrl::parse(&format!("http://localhost:{}", addr.port())).expect("url");
-    let clock: SharedClock = Arc::new(SystemClock);
-    let core = app::open(&config, public, clock).await.expect("open core");
-    let state = AppState::new(core.clone());
-    tokio::spawn(async move {
-        app::serve(listener, state, async {
-            let _ = shutdown.await;
-        })
-        .await
-        .expect("serve");
-    });
-    Server {
-        core,
-        addr,
-        _dir: dir,
-    }
 }
 
 /// The MSP, `n` customers (every tenth with two admins); the boss's session cookie value.
