@@ -25,13 +25,9 @@ impl AppState {
 
 /// The whole application as one axum Router.
 pub fn router(state: AppState) -> Router {
-    // Layers run outside-in from the last added: the pipeline (request id, host ->
-    // tenant) first, then idempotency, which needs the tenant.
+    // One layer: the pipeline (request id, host -> tenant, then idempotency for the
+    // admin API's POSTs, which needs the tenant).
     http::routes()
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            http::idempotency::layer,
-        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             http::middleware::pipeline,

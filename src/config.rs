@@ -123,10 +123,6 @@ impl PublicUrl {
         }
     }
 
-    fn port_suffix(&self) -> String {
-        self.port.map(|p| format!(":{p}")).unwrap_or_default()
-    }
-
     /// The base domain: tenants live at `{label}.{base_domain}`.
     pub fn base_domain(&self) -> &str {
         &self.host
@@ -134,12 +130,18 @@ impl PublicUrl {
 
     /// `{scheme}://{label}.{host}[:port]`: a tenant's issuer and origin.
     pub fn tenant_origin(&self, label: &str) -> String {
-        format!(
-            "{}://{label}.{}{}",
-            self.scheme(),
-            self.host,
-            self.port_suffix()
-        )
+        // Once per issued token: built without the formatting machinery.
+        let mut out = String::with_capacity(label.len() + self.host.len() + 16);
+        out.push_str(self.scheme());
+        out.push_str("://");
+        out.push_str(label);
+        out.push('.');
+        out.push_str(&self.host);
+        if let Some(p) = self.port {
+            use std::fmt::Write;
+            let _ = write!(out, ":{p}");
+        }
+        out
     }
 
     /// The same URL with its port replaced (used when `serve` binds port 0).
@@ -154,7 +156,11 @@ impl PublicUrl {
 
 impl std::fmt::Display for PublicUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}://{}{}", self.scheme(), self.host, self.port_suffix())
+        write!(f, "{}://{}", self.scheme(), self.host)?;
+        match self.port {
+            Some(p) => write!(f, ":{p}"),
+            None => Ok(()),
+        }
     }
 }
 

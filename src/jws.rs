@@ -85,33 +85,68 @@ impl SigningKey {
         }
     }
 
-    fn sign_bytes(&self, msg: &[u8]) -> Result<Vec<u8>, JwsError> {
-        let rng = SystemRandom::new();
+    /// Sign `msg` and append the signature, base64url, to `out`.
+    fn sign_into(&self, msg: &[u8], out: &mut String) -> Result<(), JwsError> {
         match self {
-            SigningKey::Es256(k) => k
-                .sign(&rng, msg)
-                .map(|s| s.as_ref().to_vec())
-                .map_err(|_| JwsError::Key),
-            SigningKey::EdDsa(k) => Ok(k.sign(msg).as_ref().to_vec()),
+            SigningKey::Es256(k) => {
+                let sig = k
+                    .sign(&SystemRandom::new(), msg)
+                    .map_err(|_| JwsError::Key)?;
+                B64URL.encode_string(sig.as_ref(), out);
+            }
+            SigningKey::EdDsa(k) => B64URL.encode_string(k.sign(msg).as_ref(), out),
             SigningKey::Rs256(k) => {
                 let mut sig = vec![0u8; k.public().modulus_len()];
-                k.sign(&signature::RSA_PKCS1_SHA256, &rng, msg, &mut sig)
-                    .map_err(|_| JwsError::Key)?;
-                Ok(sig)
+                k.sign(
+                    &signature::RSA_PKCS1_SHA256,
+                    &SystemRandom::new(),
+                    msg,
+                    &mut sig,
+                )
+                .map_err(|_| JwsError::Key)?;
+                B64URL.encode_string(&sig, out);
             }
         }
+        Ok(())
     }
 
     /// A compact JWS over `claims` with header {alg, kid, typ}.
     pub fn sign(&self, kid: &str, typ: &str, claims: &Value) -> Result<String, JwsError> {
-        let header = json!({"alg": self.alg().as_str(), "kid": kid, "typ": typ});
-        let input = format!(
-            "{}.{}",
-            B64URL.encode(header.to_string()),
-            B64URL.encode(claims.to_string())
-        );
-        let sig = self.sign_bytes(input.as_bytes())?;
-        Ok(format!("{input}.{}", B64URL.encode(sig)))
+        let claims = serde_json::to_vec(claims).map_err(|_| JwsError::Malformed)?;
+        self.sign_json(kid, typ, &claims)
+    }
+
+    /// A compact JWS over claims already serialized as a JSON object: one buffer sized
+    /// once, no intermediate strings (the token endpoint's hot path).
+    pub fn sign_json(&self, kid: &str, typ: &str, claims: &[u8]) -> Result<String, JwsError> {
+        #[derive(serde::Serialize)]
+        struct Header<'a> {
+            alg: &'static str,
+            kid: &'a str,
+            typ: &'a str,
+        }
+        let header = serde_json::to_vec(&Header {
+            alg: self.alg().as_str(),
+            kid,
+            typ,
+        })
+        .map_err(|_| JwsError::Malformed)?;
+        let sig_len = match self {
+            SigningKey::Es256(_) => 64,
+            SigningKey::EdDsa(_) => 64,
+            SigningKey::Rs256(k) => k.public().modulus_len(),
+        };
+        let b64 = |n: usize| n.div_ceil(3) * 4;
+        let mut out =
+            String::with_capacity(b64(header.len()) + b64(claims.len()) + b64(sig_len) + 2);
+        B64URL.encode_string(&header, &mut out);
+        out.push('.');
+        B64URL.encode_string(claims, &mut out);
+        let mut sig = String::with_capacity(b64(sig_len));
+        self.sign_into(out.as_bytes(), &mut sig)?;
+        out.push('.');
+        out.push_str(&sig);
+        Ok(out)
     }
 }
 

@@ -183,7 +183,7 @@ struct ClientKey {
 
 /// A cached client with what authentication needs and the API never shows.
 struct Entry {
-    client: Client,
+    client: Arc<Client>,
     secret_hash: Option<String>,
     keys: Vec<ClientKey>,
 }
@@ -298,7 +298,7 @@ fn to_entry(r: rows::ClientRow) -> Result<Entry> {
         name: r.name,
     };
     Ok(Entry {
-        client,
+        client: Arc::new(client),
         secret_hash: r.secret_hash,
         keys,
     })
@@ -605,7 +605,7 @@ impl Core {
         Ok(self
             .client_entry(tenant, id)
             .await?
-            .map(|e| e.client.clone()))
+            .map(|e| Client::clone(&e.client)))
     }
 
     /// Ok(client) when the credentials are valid in this tenant and use the client's
@@ -616,7 +616,7 @@ impl Core {
         tenant: &Tenant,
         creds: ClientCredentials,
         token_endpoint: &str,
-    ) -> Result<Client> {
+    ) -> Result<Arc<Client>> {
         let outcome = match creds {
             ClientCredentials::Basic { id, secret } => {
                 self.check_secret(tenant, &id, &secret, AuthMethod::ClientSecretBasic)
@@ -808,7 +808,7 @@ impl Core {
         rows::list(&mut conn, &tenant.id)
             .await?
             .into_iter()
-            .map(|r| to_entry(r).map(|e| e.client))
+            .map(|r| to_entry(r).map(|e| Arc::unwrap_or_clone(e.client)))
             .collect()
     }
 
@@ -881,7 +881,7 @@ impl Core {
         let row = rows::get(&mut conn, &call.org.id, id)
             .await?
             .ok_or(Error::NotFound)?;
-        Ok(to_entry(row)?.client)
+        Ok(Arc::unwrap_or_clone(to_entry(row)?.client))
     }
 
     pub async fn api_create_client(

@@ -308,19 +308,21 @@ impl Core {
     }
 
     /// Sign `claims` with the tenant's active key of `alg`.
-    pub async fn sign_jwt(
+    pub async fn sign_jwt<C: serde::Serialize + ?Sized>(
         &self,
         tenant: &Tenant,
         alg: Alg,
         typ: &str,
-        claims: &Value,
+        claims: &C,
     ) -> Result<String> {
+        let claims =
+            serde_json::to_vec(claims).map_err(|e| Error::internal(format!("claims: {e}")))?;
         let keys = self.tenant_keys(tenant).await?;
         let (kid, key) = keys
             .signers
             .get(&alg)
             .ok_or_else(|| Error::internal(format!("no active {} key", alg.as_str())))?;
-        key.sign(kid, typ, claims)
+        key.sign_json(kid, typ, &claims)
             .map_err(|e| Error::internal(format!("signing: {e}")))
     }
 

@@ -86,8 +86,13 @@ pub struct TokenResponse {
     pub issued_token_type: Option<&'static str>,
 }
 
+/// 128 random bits, base64url (22 characters).
 fn new_jti() -> String {
-    credential("")[..22].to_string()
+    use base64::Engine;
+    use rand::Rng;
+    let mut bytes = [0u8; 16];
+    rand::rng().fill(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 impl Core {
@@ -344,23 +349,36 @@ impl Core {
         scope: &[String],
         resource: Option<&str>,
     ) -> Result<TokenResponse> {
+        /// RFC 9068 access token claims of a client acting for itself.
+        #[derive(Serialize)]
+        struct ClientClaims<'a> {
+            iss: &'a str,
+            sub: &'a str,
+            aud: &'a str,
+            client_id: &'a str,
+            iat: i64,
+            exp: i64,
+            jti: &'a str,
+            scope: &'a str,
+        }
         let now = self.clock.now();
         let issuer = self.issuer(&tenant.name);
-        let claims = json!({
-            "iss": issuer,
-            "sub": client.id,
-            "aud": resource.unwrap_or(&client.id),
-            "client_id": client.id,
-            "iat": now,
-            "exp": now + ACCESS_TTL,
-            "jti": new_jti(),
-            "scope": scope.join(" "),
-        });
+        let scope = scope.join(" ");
+        let claims = ClientClaims {
+            iss: &issuer,
+            sub: &client.id,
+            aud: resource.unwrap_or(&client.id),
+            client_id: &client.id,
+            iat: now,
+            exp: now + ACCESS_TTL,
+            jti: &new_jti(),
+            scope: &scope,
+        };
         Ok(TokenResponse {
             access_token: self.sign_jwt(tenant, Alg::Es256, "at+jwt", &claims).await?,
             token_type: "Bearer",
             expires_in: ACCESS_TTL,
-            scope: scope.join(" "),
+            scope,
             id_token: None,
             refresh_token: None,
             issued_token_type: None,

@@ -30,8 +30,14 @@ fn has_secret(v: &serde_json::Value) -> bool {
         .any(|k| secret_str(&v[*k]))
 }
 
+/// Whether a request is one idempotency keys apply to: a POST to the admin API.
+pub fn applies(req: &Request) -> bool {
+    req.method() == Method::POST && req.uri().path().starts_with("/api/v1/")
+}
+
+/// Called by the pipeline for requests that `applies` to, after the tenant is known.
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.method() != Method::POST || !req.uri().path().starts_with("/api/v1/") {
+    if !applies(&req) {
         return next.run(req).await;
     }
     let Some(key) = req

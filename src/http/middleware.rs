@@ -65,10 +65,9 @@ pub async fn pipeline(State(state): State<AppState>, mut req: Request, next: Nex
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
         .unwrap_or_default();
-    let ctx = match classify_host(&host, state.core.public_url.base_domain()) {
+    let ctx = match classify_host(host, state.core.public_url.base_domain()) {
         HostKind::Base => HostContext::Base,
         HostKind::Other => HostContext::Unknown,
         HostKind::Label(label) => match state.core.tenants.by_name(&label).await {
@@ -100,7 +99,15 @@ pub async fn pipeline(State(state): State<AppState>, mut req: Request, next: Nex
     let mut resp = if path_allowed {
         req.extensions_mut().insert(RequestId(rid.clone()));
         req.extensions_mut().insert(ctx);
-        next.run(req).instrument(span).await
+        // Idempotency runs here rather than as a layer of its own: it needs the tenant,
+        // and one layer less is one boxed clone of the router less per request.
+        if super::idempotency::applies(&req) {
+            super::idempotency::layer(State(state.clone()), req, next)
+                .instrument(span)
+                .await
+        } else {
+            next.run(req).instrument(span).await
+        }
     } else {
         // Unknown host, or a tenant path on the bare host: reveal nothing.
         ApiError::not_found().into_response()

@@ -147,18 +147,32 @@ pub fn parse_form(body: &[u8]) -> Result<std::collections::HashMap<String, Strin
     Ok(out)
 }
 
+/// The request's Authorization header alone: the client endpoints read nothing else from
+/// the headers, so they need not copy the whole map.
+pub struct AuthorizationHeader(pub Option<HeaderValue>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AuthorizationHeader {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(AuthorizationHeader(
+            parts.headers.get(header::AUTHORIZATION).cloned(),
+        ))
+    }
+}
+
 /// The client's credentials from the Authorization header or the body (exactly one way).
 pub fn client_credentials(
-    headers: &HeaderMap,
+    authorization: Option<&HeaderValue>,
     form: &std::collections::HashMap<String, String>,
 ) -> Result<(ClientCredentials, bool), OAuthError> {
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Basic ")
-                .or_else(|| v.strip_prefix("basic "))
-        });
+    let basic = authorization.and_then(|v| v.to_str().ok()).and_then(|v| {
+        v.strip_prefix("Basic ")
+            .or_else(|| v.strip_prefix("basic "))
+    });
     let body_secret = form.get("client_secret");
     let assertion = form.get("client_assertion");
     let ways = usize::from(basic.is_some())

@@ -2,7 +2,7 @@
 //! RP-initiated logout (OIDC RP-Initiated Logout 1.0).
 
 use super::authorize::{current_session, subject_of};
-use super::{client_credentials, no_store, parse_form, OAuthError};
+use super::{client_credentials, no_store, parse_form, AuthorizationHeader, OAuthError};
 use crate::app::AppState;
 use crate::core::tokens::{Subject, REFRESH_PREFIX};
 use crate::http::escape_html;
@@ -108,10 +108,10 @@ pub async fn userinfo(
 async fn authenticated_client(
     s: &AppState,
     t: &Tenant,
-    headers: &HeaderMap,
+    authorization: Option<&HeaderValue>,
     form: &std::collections::HashMap<String, String>,
-) -> Result<crate::core::clients::Client, OAuthError> {
-    let (creds, basic) = client_credentials(headers, form)?;
+) -> Result<std::sync::Arc<crate::core::clients::Client>, OAuthError> {
+    let (creds, basic) = client_credentials(authorization, form)?;
     let url = super::assertion_audience(s, t, &creds);
     s.core
         .authenticate_client(t, creds, &url)
@@ -129,14 +129,14 @@ fn inactive() -> Response {
 pub async fn introspect(
     State(s): State<AppState>,
     CurrentTenant(t): CurrentTenant,
-    headers: HeaderMap,
+    AuthorizationHeader(authorization): AuthorizationHeader,
     body: axum::body::Bytes,
 ) -> Response {
     let form = match parse_form(&body) {
         Ok(f) => f,
         Err(e) => return e.into_response(),
     };
-    let client = match authenticated_client(&s, &t, &headers, &form).await {
+    let client = match authenticated_client(&s, &t, authorization.as_ref(), &form).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -201,14 +201,14 @@ pub async fn introspect(
 pub async fn revoke(
     State(s): State<AppState>,
     CurrentTenant(t): CurrentTenant,
-    headers: HeaderMap,
+    AuthorizationHeader(authorization): AuthorizationHeader,
     body: axum::body::Bytes,
 ) -> Response {
     let form = match parse_form(&body) {
         Ok(f) => f,
         Err(e) => return e.into_response(),
     };
-    let client = match authenticated_client(&s, &t, &headers, &form).await {
+    let client = match authenticated_client(&s, &t, authorization.as_ref(), &form).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };

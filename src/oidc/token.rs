@@ -2,7 +2,7 @@
 //! rotation and reuse detection, client credentials. Token exchange (RFC 8693) for MSP
 //! switching is in `exchange` when present. Responses carry `Cache-Control: no-store`.
 
-use super::{client_credentials, no_store, parse_form, OAuthError};
+use super::{client_credentials, no_store, parse_form, AuthorizationHeader, OAuthError};
 use crate::app::AppState;
 use crate::core::clients::Client;
 use crate::core::exchange::{ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE};
@@ -11,7 +11,6 @@ use crate::http::middleware::CurrentTenant;
 use crate::store::tokens as rows;
 use crate::tenancy::Tenant;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -20,10 +19,10 @@ use std::collections::HashMap;
 pub async fn token(
     State(s): State<AppState>,
     CurrentTenant(t): CurrentTenant,
-    headers: HeaderMap,
+    AuthorizationHeader(authorization): AuthorizationHeader,
     body: axum::body::Bytes,
 ) -> Response {
-    match handle(&s, &t, &headers, &body).await {
+    match handle(&s, &t, authorization.as_ref(), &body).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
     }
@@ -32,11 +31,11 @@ pub async fn token(
 async fn handle(
     s: &AppState,
     t: &Tenant,
-    headers: &HeaderMap,
+    authorization: Option<&axum::http::HeaderValue>,
     body: &[u8],
 ) -> Result<Response, OAuthError> {
     let form = parse_form(body)?;
-    let (creds, basic) = client_credentials(headers, &form)?;
+    let (creds, basic) = client_credentials(authorization, &form)?;
     let endpoint = super::assertion_audience(s, t, &creds);
     let client = s
         .core
@@ -68,7 +67,23 @@ async fn handle(
             ))
         }
     };
-    let mut resp = axum::Json(tokens).into_response();
+    // Sized once for the tokens it carries (axum's Json starts at 128 bytes and regrows).
+    let size = 128
+        + tokens.access_token.len()
+        + tokens.id_token.as_ref().map_or(0, String::len)
+        + tokens.refresh_token.as_ref().map_or(0, String::len)
+        + tokens.scope.len();
+    let mut body = Vec::with_capacity(size);
+    serde_json::to_writer(&mut body, &tokens)
+        .map_err(|_| OAuthError::new("server_error", "token response"))?;
+    let mut resp = (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response();
     no_store(resp.headers_mut());
     Ok(resp)
 }

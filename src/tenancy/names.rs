@@ -95,20 +95,18 @@ pub enum HostKind {
 
 /// Normalise a Host header: lower-cased, port and trailing dot stripped.
 pub fn normalise_host(header: &str) -> String {
-    let h = header.trim().to_ascii_lowercase();
-    let without_port = if let Some(rest) = h.strip_prefix('[') {
+    // Cut on the original (case does not move `[`, `]` or `:`), then lower-case once.
+    let h = header.trim();
+    let host = if h.starts_with('[') {
         // IPv6 literal: [::1]:8080
-        match rest.split_once(']') {
-            Some((inner, _)) => format!("[{inner}]"),
-            None => h.clone(),
-        }
+        h.find(']').map_or(h, |i| &h[..=i])
     } else {
         match h.rsplit_once(':') {
-            Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host.to_string(),
-            _ => h.clone(),
+            Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+            _ => h,
         }
     };
-    without_port.trim_end_matches('.').to_string()
+    host.trim_end_matches('.').to_ascii_lowercase()
 }
 
 pub fn classify_host(header: &str, base_domain: &str) -> HostKind {

@@ -501,7 +501,7 @@ async fn register(app: &TestApp, t: &Tenant, body: Value) -> (Client, Option<Str
         .expect("register")
 }
 
-fn refused_as_invalid_client(r: Result<Client, Error>, what: &str) {
+fn refused_as_invalid_client<C: std::fmt::Debug>(r: Result<C, Error>, what: &str) {
     match r {
         Err(Error::Unauthenticated { code, .. }) => assert_eq!(code, "invalid_client", "{what}"),
         other => panic!("{what}: expected invalid_client, got {other:?}"),
@@ -537,7 +537,11 @@ async fn secrets_and_public_clients_authenticate_only_their_own_way() {
     let core = &w.app.core;
     let auth = |c: ClientCredentials| {
         let (t, endpoint) = (t.clone(), endpoint.clone());
-        async move { core.authenticate_client(&t, c, &endpoint).await }
+        async move {
+            core.authenticate_client(&t, c, &endpoint)
+                .await
+                .map(std::sync::Arc::unwrap_or_clone)
+        }
     };
 
     let ok = auth(ClientCredentials::Basic {
