@@ -28,10 +28,7 @@ pub fn router(state: AppState) -> Router {
     // One layer: the pipeline (request id, host -> tenant, then idempotency for the
     // admin API's POSTs, which needs the tenant).
     http::routes()
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            http::middleware::pipeline,
-        ))
+        .layer(http::middleware::PipelineLayer::new(state.clone()))
         .with_state(state)
 }
 

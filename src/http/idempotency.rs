@@ -13,9 +13,8 @@ use crate::app::AppState;
 use crate::error::Error;
 use crate::store::apikeys as rows;
 use axum::body::{to_bytes, Body};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
@@ -35,10 +34,15 @@ pub fn applies(req: &Request) -> bool {
     req.method() == Method::POST && req.uri().path().starts_with("/api/v1/")
 }
 
-/// Called by the pipeline for requests that `applies` to, after the tenant is known.
-pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Called by the pipeline for requests that `applies` to, after the tenant is known;
+/// `next` runs the request.
+pub async fn layer<F, Fut>(state: AppState, req: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     if !applies(&req) {
-        return next.run(req).await;
+        return next(req).await;
     }
     let Some(key) = req
         .headers()
@@ -46,7 +50,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
     else {
-        return next.run(req).await;
+        return next(req).await;
     };
     if key.is_empty() || key.len() > 255 {
         return ApiError(Error::invalid(
@@ -56,12 +60,12 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         .into_response();
     }
     let Some(HostContext::Tenant(tenant)) = req.extensions().get::<HostContext>().cloned() else {
-        return next.run(req).await;
+        return next(req).await;
     };
     let caller = match req.headers().get(header::AUTHORIZATION) {
         Some(a) => hex::encode(Sha256::digest(a.as_bytes())),
         // Unauthenticated requests are refused by the handler; nothing to remember.
-        None => return next.run(req).await,
+        None => return next(req).await,
     };
     let route = req.uri().path().to_string();
     let now = state.core.clock.now();
@@ -92,7 +96,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         return replay(row, &route);
     }
 
-    let resp = next.run(req).await;
+    let resp = next(req).await;
     let status = resp.status();
     let (parts, body) = resp.into_parts();
     let bytes = match to_bytes(body, MAX_BODY).await {

@@ -5,10 +5,9 @@
 use super::error::ApiError;
 use crate::app::AppState;
 use crate::tenancy::{classify_host, HostKind, Tenant};
-use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use std::time::Instant;
@@ -58,36 +57,211 @@ fn any_host(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz" | "/metrics")
 }
 
-pub async fn pipeline(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let rid = request_id(&req);
-    let host = req
-        .headers()
+/// The pipeline as a tower layer over each route (`Router::layer`, so the matched route
+/// is known). A plain service rather than `from_fn`: the common request (a known tenant
+/// from the cached snapshot, no idempotency key) resolves its host synchronously and
+/// wraps the route's own future, with no boxing and no clone of the route per request.
+#[derive(Clone)]
+pub struct PipelineLayer {
+    state: AppState,
+}
+
+impl PipelineLayer {
+    pub fn new(state: AppState) -> Self {
+        PipelineLayer { state }
+    }
+}
+
+impl<S> tower::Layer<S> for PipelineLayer {
+    type Service = Pipeline<S>;
+
+    fn layer(&self, inner: S) -> Pipeline<S> {
+        Pipeline {
+            state: self.state.clone(),
+            inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Pipeline<S> {
+    state: AppState,
+    inner: S,
+}
+
+/// What the response needs from the request once the route has answered.
+pub struct Finish {
+    started: Instant,
+    rid: String,
+    route: Option<MatchedPath>,
+    kind: &'static str,
+    metrics: Arc<super::metrics::Metrics>,
+}
+
+impl Finish {
+    fn route(&self) -> &str {
+        self.route.as_ref().map_or("unmatched", |m| m.as_str())
+    }
+
+    fn apply(self, mut resp: Response) -> Response {
+        let status = resp.status().as_u16();
+        let elapsed = self.started.elapsed();
+        let route = self.route();
+        self.metrics.record(route, status, self.kind, elapsed);
+        tracing::info!(
+            request_id = %self.rid,
+            route = %route,
+            tenant_kind = self.kind,
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+        set_request_id(&mut resp, &self.rid);
+        resp
+    }
+}
+
+type BoxResponse = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
+
+pub enum PipelineFuture<F> {
+    /// The route's future, run inside the request's span.
+    Route {
+        inner: F,
+        span: tracing::Span,
+        finish: Option<Finish>,
+    },
+    /// Tenant snapshot due a check, or an idempotent admin POST: the general path.
+    Boxed(BoxResponse),
+    Ready(Option<Response>),
+}
+
+impl<F> std::future::Future for PipelineFuture<F>
+where
+    F: std::future::Future<Output = Result<Response, std::convert::Infallible>> + Unpin,
+{
+    type Output = Result<Response, std::convert::Infallible>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        use std::task::Poll;
+        match self.get_mut() {
+            PipelineFuture::Route {
+                inner,
+                span,
+                finish,
+            } => {
+                let entered = span.enter();
+                let resp = match std::pin::Pin::new(inner).poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(r)) => r,
+                    Poll::Ready(Err(never)) => match never {},
+                };
+                drop(entered);
+                Poll::Ready(Ok(match finish.take() {
+                    Some(f) => f.apply(resp),
+                    None => resp,
+                }))
+            }
+            PipelineFuture::Boxed(b) => b.as_mut().poll(cx).map(Ok),
+            PipelineFuture::Ready(r) => Poll::Ready(Ok(r.take().unwrap_or_else(|| {
+                ApiError(crate::error::Error::internal("response polled twice")).into_response()
+            }))),
+        }
+    }
+}
+
+fn host_of(req: &Request) -> &str {
+    req.headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| req.uri().authority().map(|a| a.as_str()))
-        .unwrap_or_default();
-    let ctx = match classify_host(host, state.core.public_url.base_domain()) {
-        HostKind::Base => HostContext::Base,
-        HostKind::Other => HostContext::Unknown,
-        HostKind::Label(label) => match state.core.tenants.by_name(&label).await {
-            Ok(Some(t)) => HostContext::Tenant(t),
-            Ok(None) => HostContext::Unknown,
-            Err(e) => {
-                tracing::error!(error = %e, request_id = %rid, "tenant lookup failed");
-                let mut resp = super::error::error_body(
-                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "The service is temporarily unavailable.",
-                );
-                set_request_id(&mut resp, &rid);
-                return resp;
-            }
-        },
-    };
+        .unwrap_or_default()
+}
+
+fn unavailable(rid: &str, e: &crate::error::Error) -> Response {
+    tracing::error!(error = %e, request_id = %rid, "tenant lookup failed");
+    let mut resp = super::error::error_body(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "The service is temporarily unavailable.",
+    );
+    set_request_id(&mut resp, rid);
+    resp
+}
+
+impl<S> tower::Service<Request> for Pipeline<S>
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + Unpin + 'static,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = PipelineFuture<S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let started = Instant::now();
+        let rid = request_id(&req);
+        let ctx = match classify_host(host_of(&req), self.state.core.public_url.base_domain()) {
+            HostKind::Base => HostContext::Base,
+            HostKind::Other => HostContext::Unknown,
+            HostKind::Label(label) => match self.state.core.tenants.by_name_now(&label) {
+                Some(Some(t)) => HostContext::Tenant(t),
+                Some(None) => HostContext::Unknown,
+                None => {
+                    // The snapshot is due a check: look the tenant up the waiting way.
+                    let (state, inner) = (self.state.clone(), self.inner.clone());
+                    return PipelineFuture::Boxed(Box::pin(async move {
+                        match state.core.tenants.by_name(&label).await {
+                            Ok(found) => {
+                                let ctx = found.map_or(HostContext::Unknown, HostContext::Tenant);
+                                general(state, inner, req, rid, started, ctx).await
+                            }
+                            Err(e) => unavailable(&rid, &e),
+                        }
+                    }));
+                }
+            },
+        };
+        if super::idempotency::applies(&req) {
+            let (state, inner) = (self.state.clone(), self.inner.clone());
+            return PipelineFuture::Boxed(Box::pin(general(state, inner, req, rid, started, ctx)));
+        }
+        let mut req = req;
+        let (span, finish) = match admit(&self.state, &mut req, rid, started, ctx) {
+            Ok(admitted) => admitted,
+            Err(refused) => return PipelineFuture::Ready(Some(*refused)),
+        };
+        PipelineFuture::Route {
+            inner: self.inner.call(req),
+            span,
+            finish: Some(finish),
+        }
+    }
+}
+
+/// Check the host against the path and stamp the request. A host serves no path it does
+/// not know (unknown host, or a tenant path on the bare host: reveal nothing).
+fn admit(
+    state: &AppState,
+    req: &mut Request,
+    rid: String,
+    started: Instant,
+    ctx: HostContext,
+) -> Result<(tracing::Span, Finish), Box<Response>> {
     // MatchedPath is reference-counted: no allocation per request.
-    let matched = req.extensions().get::<MatchedPath>().cloned();
-    let route = matched.as_ref().map_or("unmatched", |m| m.as_str());
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let kind = ctx.kind_label();
     let path_allowed = any_host(req.uri().path())
         || match &ctx {
@@ -95,36 +269,59 @@ pub async fn pipeline(State(state): State<AppState>, mut req: Request, next: Nex
             HostContext::Base => req.uri().path() == "/",
             HostContext::Unknown => false,
         };
-    let span = tracing::info_span!("request", request_id = %rid, method = %req.method(), route = %route, tenant_kind = kind);
-    let mut resp = if path_allowed {
-        req.extensions_mut().insert(RequestId(rid.clone()));
-        req.extensions_mut().insert(ctx);
-        // Idempotency runs here rather than as a layer of its own: it needs the tenant,
-        // and one layer less is one boxed clone of the router less per request.
-        if super::idempotency::applies(&req) {
-            super::idempotency::layer(State(state.clone()), req, next)
-                .instrument(span)
-                .await
-        } else {
-            next.run(req).instrument(span).await
-        }
-    } else {
-        // Unknown host, or a tenant path on the bare host: reveal nothing.
-        ApiError::not_found().into_response()
+    let finish = Finish {
+        started,
+        rid,
+        route,
+        kind,
+        metrics: state.metrics.clone(),
     };
-    let status = resp.status().as_u16();
-    let elapsed = started.elapsed();
-    state.metrics.record(route, status, kind, elapsed);
-    tracing::info!(
-        request_id = %rid,
-        route = %route,
-        tenant_kind = kind,
-        status,
-        latency_ms = elapsed.as_secs_f64() * 1000.0,
-        "request"
-    );
-    set_request_id(&mut resp, &rid);
-    resp
+    if !path_allowed {
+        return Err(Box::new(
+            finish.apply(ApiError::not_found().into_response()),
+        ));
+    }
+    let span = tracing::info_span!("request", request_id = %finish.rid, method = %req.method(), route = %finish.route(), tenant_kind = kind);
+    req.extensions_mut().insert(RequestId(finish.rid.clone()));
+    req.extensions_mut().insert(ctx);
+    Ok((span, finish))
+}
+
+/// The general path: any host context, idempotency for the admin API's POSTs.
+async fn general<S>(
+    state: AppState,
+    mut inner: S,
+    req: Request,
+    rid: String,
+    started: Instant,
+    ctx: HostContext,
+) -> Response
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>,
+{
+    let mut req = req;
+    let (span, finish) = match admit(&state, &mut req, rid, started, ctx) {
+        Ok(admitted) => admitted,
+        Err(refused) => return *refused,
+    };
+    let run = |req: Request| async move {
+        use tower::ServiceExt;
+        match inner.ready().await {
+            Ok(svc) => match svc.call(req).await {
+                Ok(resp) => resp,
+                Err(never) => match never {},
+            },
+            Err(never) => match never {},
+        }
+    };
+    let resp = if super::idempotency::applies(&req) {
+        super::idempotency::layer(state, req, run)
+            .instrument(span)
+            .await
+    } else {
+        run(req).instrument(span).await
+    };
+    finish.apply(resp)
 }
 
 fn set_request_id(resp: &mut Response, rid: &str) {

@@ -17,7 +17,6 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// Pending requests wait this long for the sign-in.
 const PENDING_TTL: i64 = 600;
@@ -40,7 +39,7 @@ pub struct AuthorizeParams {
 }
 
 impl AuthorizeParams {
-    fn from_map(m: &HashMap<String, String>) -> Self {
+    fn from_map(m: &super::Form) -> Self {
         let g = |k: &str| m.get(k).cloned();
         AuthorizeParams {
             response_type: g("response_type"),
@@ -140,12 +139,7 @@ pub async fn post(
     handle(&s, &t, &headers, form).await
 }
 
-async fn handle(
-    s: &AppState,
-    t: &Tenant,
-    headers: &HeaderMap,
-    form: HashMap<String, String>,
-) -> Response {
+async fn handle(s: &AppState, t: &Tenant, headers: &HeaderMap, form: super::Form) -> Response {
     let now = s.core.clock.now();
     // Resuming a stored request after sign-in.
     let (params, resumed) = match form.get("pending") {

@@ -111,9 +111,24 @@ pub fn no_store(h: &mut HeaderMap) {
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
+/// Form fields in order of arrival. A token request has a handful, so a linear search
+/// beats hashing.
+#[derive(Debug, Default)]
+pub struct Form(Vec<(String, String)>);
+
+impl Form {
+    pub fn get(&self, key: &str) -> Option<&String> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+}
+
 /// Form fields; a repeated parameter is an error (RFC 6749 §3.1).
-pub fn parse_form(body: &[u8]) -> Result<std::collections::HashMap<String, String>, OAuthError> {
-    let mut out = std::collections::HashMap::new();
+pub fn parse_form(body: &[u8]) -> Result<Form, OAuthError> {
+    let mut out: Vec<(String, String)> = Vec::with_capacity(8);
     for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
         let (k, v) = if pair.iter().any(|b| *b == b'%' || *b == b'+') {
             // Escapes: the general decoder (one pair, so the same rules apply).
@@ -132,19 +147,15 @@ pub fn parse_form(body: &[u8]) -> Result<std::collections::HashMap<String, Strin
                 String::from_utf8_lossy(v).into_owned(),
             )
         };
-        match out.entry(k) {
-            std::collections::hash_map::Entry::Occupied(e) => {
-                return Err(OAuthError::new(
-                    "invalid_request",
-                    format!("parameter {} is repeated", e.key()),
-                ));
-            }
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(v);
-            }
+        if out.iter().any(|(seen, _)| *seen == k) {
+            return Err(OAuthError::new(
+                "invalid_request",
+                format!("parameter {k} is repeated"),
+            ));
         }
+        out.push((k, v));
     }
-    Ok(out)
+    Ok(Form(out))
 }
 
 /// The request's Authorization header alone: the client endpoints read nothing else from
@@ -167,7 +178,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AuthorizationHeader 
 /// The client's credentials from the Authorization header or the body (exactly one way).
 pub fn client_credentials(
     authorization: Option<&HeaderValue>,
-    form: &std::collections::HashMap<String, String>,
+    form: &Form,
 ) -> Result<(ClientCredentials, bool), OAuthError> {
     let basic = authorization.and_then(|v| v.to_str().ok()).and_then(|v| {
         v.strip_prefix("Basic ")

@@ -109,7 +109,7 @@ async fn authenticated_client(
     s: &AppState,
     t: &Tenant,
     authorization: Option<&HeaderValue>,
-    form: &std::collections::HashMap<String, String>,
+    form: &super::Form,
 ) -> Result<std::sync::Arc<crate::core::clients::Client>, OAuthError> {
     let (creds, basic) = client_credentials(authorization, form)?;
     let url = super::assertion_audience(s, t, &creds);

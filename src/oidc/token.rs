@@ -14,7 +14,6 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 
 pub async fn token(
     State(s): State<AppState>,
@@ -102,7 +101,7 @@ async fn authorization_code(
     s: &AppState,
     t: &Tenant,
     client: &Client,
-    form: &HashMap<String, String>,
+    form: &super::Form,
 ) -> Result<crate::core::tokens::TokenResponse, OAuthError> {
     let code = form
         .get("code")
@@ -180,7 +179,7 @@ async fn refresh(
     s: &AppState,
     t: &Tenant,
     client: &Client,
-    form: &HashMap<String, String>,
+    form: &super::Form,
 ) -> Result<crate::core::tokens::TokenResponse, OAuthError> {
     let token = form
         .get("refresh_token")
@@ -294,7 +293,7 @@ async fn client_creds(
     s: &AppState,
     t: &Tenant,
     client: &Client,
-    form: &HashMap<String, String>,
+    form: &super::Form,
 ) -> Result<crate::core::tokens::TokenResponse, OAuthError> {
     if client.is_public() {
         return Err(OAuthError::new(
@@ -325,7 +324,7 @@ async fn exchange(
     s: &AppState,
     t: &Tenant,
     client: &Client,
-    form: &HashMap<String, String>,
+    form: &super::Form,
 ) -> Result<crate::core::tokens::TokenResponse, OAuthError> {
     let subject_token = form
         .get("subject_token")

@@ -143,7 +143,7 @@ pub fn from_redirect(raw_query: &str) -> Result<Incoming, Refusal> {
 }
 
 /// HTTP-POST: `SAMLRequest` (base64 of the XML, signature embedded) and `RelayState`.
-pub fn from_post(form: &HashMap<String, String>) -> Result<Incoming, Refusal> {
+pub fn from_post(form: &crate::oidc::Form) -> Result<Incoming, Refusal> {
     let Some(req) = form.get("SAMLRequest") else {
         return refuse("SAMLRequest is missing");
     };

@@ -120,6 +120,16 @@ impl TenantCache {
             || self.clock.now() - snap.checked_at >= RECHECK_SECONDS
     }
 
+    /// The tenant with this canonical name from the current snapshot, without waiting:
+    /// `None` when the snapshot is due a check (then `by_name` is the way).
+    pub fn by_name_now(&self, name: &str) -> Option<Option<Arc<Tenant>>> {
+        let snap = self.current();
+        if self.needs_check(&snap) {
+            return None;
+        }
+        Some(snap.by_name.get(name).cloned())
+    }
+
     /// The tenant with this canonical name, if any.
     pub async fn by_name(&self, name: &str) -> Result<Option<Arc<Tenant>>> {
         let mut snap = self.current();
