@@ -51,6 +51,10 @@ pub struct PublishedKey {
 #[derive(Default)]
 pub struct KeyCache {
     inner: Mutex<HashMap<TenantId, Arc<TenantKeys>>>,
+    /// One (re)load per tenant at a time in this process: the first requests to a new
+    /// tenant would otherwise each generate a full set of keys (RSA-2048 takes a core for
+    /// a while) and all but one would lose the insert.
+    reload: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 fn seal_ctx<'a>(tenant: &'a TenantId, id: &'a str) -> SealContext<'a> {
@@ -66,11 +70,26 @@ impl Core {
     /// The tenant's loaded keys, generating the first ones and promoting due `next` keys.
     pub async fn tenant_keys(&self, tenant: &Tenant) -> Result<Arc<TenantKeys>> {
         let now = self.clock.now();
-        if let Some(k) = self.key_cache.get(&tenant.id) {
-            if k.version == tenant.version && now < k.recheck_at {
-                return Ok(k);
-            }
+        let fresh = |k: &TenantKeys| k.version == tenant.version && now < k.recheck_at;
+        if let Some(k) = self.key_cache.get(&tenant.id).filter(|k| fresh(k)) {
+            return Ok(k);
         }
+        self.reload_keys(tenant, |k| k.filter(|k| fresh(k))).await
+    }
+
+    /// Load the tenant's keys under its reload lock, unless `current` accepts what another
+    /// request loaded while this one waited.
+    async fn reload_keys(
+        &self,
+        tenant: &Tenant,
+        current: impl Fn(Option<Arc<TenantKeys>>) -> Option<Arc<TenantKeys>>,
+    ) -> Result<Arc<TenantKeys>> {
+        let lock = self.key_cache.reload_lock(&tenant.id);
+        let _reloading = lock.lock().await;
+        if let Some(k) = current(self.key_cache.get(&tenant.id)) {
+            return Ok(k);
+        }
+        let now = self.clock.now();
         self.maintain_keys(tenant, now).await?;
         let keys = Arc::new(self.load_keys(tenant, now).await?);
         self.key_cache.put(&tenant.id, keys.clone());
@@ -338,9 +357,12 @@ impl Core {
         let key = match keys.verifiers.get(kid) {
             Some(k) => k.clone(),
             None => {
-                // Maybe a key created by another process since our cache was filled.
-                self.key_cache.forget(&tenant.id);
-                let fresh = self.tenant_keys(tenant).await?;
+                // Maybe a key created by another process since our cache was filled: read
+                // again, unless another request already did while this one waited. The
+                // cached keys stay in use meanwhile, so made-up kids slow nobody else.
+                let fresh = self
+                    .reload_keys(tenant, |k| k.filter(|k| !Arc::ptr_eq(k, &keys)))
+                    .await?;
                 fresh
                     .verifiers
                     .get(kid)
@@ -356,6 +378,14 @@ impl Core {
 }
 
 impl KeyCache {
+    fn reload_lock(&self, t: &TenantId) -> Arc<tokio::sync::Mutex<()>> {
+        match self.reload.lock() {
+            Ok(mut m) => m.entry(t.clone()).or_default().clone(),
+            // A poisoned map only loses the sharing: a lock of its own still works.
+            Err(_) => Arc::default(),
+        }
+    }
+
     fn get(&self, t: &TenantId) -> Option<Arc<TenantKeys>> {
         self.inner.lock().ok().and_then(|m| m.get(t).cloned())
     }
