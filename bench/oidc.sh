@@ -21,6 +21,8 @@ if [ -z "${BIN:-}" ]; then
   cargo build --release --locked -q
   BIN=./target/release/tenantry
 fi
+cargo build --release --locked -q --example token_floor
+FLOOR_BIN=./target/release/examples/token_floor
 DATA=$(mktemp -d)
 PORT=$(( 30000 + RANDOM % 20000 ))
 export TENANTRY_DATA_DIR=$DATA TENANTRY_PUBLIC_URL=http://localhost:$PORT TENANTRY_LOG_LEVEL=warn
@@ -55,6 +57,7 @@ run() { # name, then wrk arguments; prints req/s and requests per server CPU-sec
   local per; per=$(awk -v n="$total" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", n / c; else print "n/a" }')
   local errs; errs=$(printf '%s\n' "$out" | awk '/Non-2xx/ {print $5}')
   local us; us=$(awk -v n="$total" -v c="$cpu" 'BEGIN { if (n > 0) printf "%.1f", c * 1e6 / n; else print "n/a" }')
+  LAST_US=$us
   printf '%-22s %10s req/s  %9s req per server CPU-second, %s us each  (server CPU %ss, non-2xx %s)\n' "$name" "$rps" "$per" "$us" "$cpu" "${errs:-0}"
 }
 
@@ -73,6 +76,7 @@ wrk.headers["Authorization"] = "Basic $BASIC"
 wrk.headers["Host"] = "$HOST"
 LUAEOF
 run "client_credentials" -s "$LUA" "http://127.0.0.1:$PORT/oauth2/token"
+CC_US=$LAST_US
 TOKEN=$(curl -fs -X POST -H "Host: $HOST" -H "Authorization: Basic $BASIC" -d 'grant_type=client_credentials&scope=privileges' "http://127.0.0.1:$PORT/oauth2/token" | grep -o '"access_token":"[^"]*"' | sed 's/.*:"\(.*\)"/\1/')
 cat >"$LUA" <<LUAEOF
 wrk.method = "POST"
@@ -82,6 +86,20 @@ wrk.headers["Authorization"] = "Basic $BASIC"
 wrk.headers["Host"] = "$HOST"
 LUAEOF
 run "introspection" -s "$LUA" "http://127.0.0.1:$PORT/oauth2/introspect"
+# The floor: the same HTTP stack and signer with nothing else (examples/token_floor.rs).
+kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true
+$FLOOR_BIN 127.0.0.1:$PORT &
+PID=$!
+for _ in $(seq 100); do curl -fs -X POST "http://127.0.0.1:$PORT/oauth2/token" >/dev/null && break; sleep 0.1; done
+cat >"$LUA" <<LUAEOF
+wrk.method = "POST"
+wrk.body = "grant_type=client_credentials&scope=privileges"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $BASIC"
+wrk.headers["Host"] = "$HOST"
+LUAEOF
+run "floor: sign only" -s "$LUA" "http://127.0.0.1:$PORT/oauth2/token"
+awk -v a="$CC_US" -v b="$LAST_US" 'BEGIN { if (b > 0) printf "client_credentials costs %.2f x the floor'"'"'s server CPU per request (%.1f us more)\n", a / b, a - b }'
 rm -f "$LUA"
 echo "targets: client_credentials >= 20000 req per server CPU-second; introspection >= 30000 req/s"
 echo "machine load after the runs:$(uptime | sed 's/.*load average//')"

@@ -141,6 +141,14 @@ mod tests {
         assert_eq!(classify_host("a.b.localhost", "localhost"), HostKind::Other);
         assert_eq!(classify_host("evil.example", "localhost"), HostKind::Other);
         assert_eq!(classify_host("xlocalhost", "localhost"), HostKind::Other);
+        assert_eq!(normalise_host(" [::1]:8080 "), "[::1]");
+        assert_eq!(normalise_host("[::1"), "[::1");
+        assert_eq!(
+            normalise_host("Globex-Acme.LocalHost..:443"),
+            "globex-acme.localhost"
+        );
+        assert_eq!(normalise_host("host:port"), "host:port");
+        assert_eq!(normalise_host(""), "");
     }
 
     #[test]
