@@ -66,38 +66,29 @@ echo "machine load before the runs (other work shares these cores):$(uptime | se
 echo "idle RSS after start and first JWKS: $((RSS_KB / 1024)) MB (target <= 30 MB)"
 SIGN=$(openssl speed -seconds 3 ecdsap256 2>/dev/null | awk '/256 bits ecdsa \(nistp256\)/ {print $(NF-1)}')
 echo "baseline: openssl ES256 signatures/s on one core: ${SIGN:-n/a}"
-run "healthz (baseline)" "http://127.0.0.1:$PORT/healthz"
-run "jwks" -H "Host: $HOST" "http://127.0.0.1:$PORT/.well-known/jwks.json"
-cat >"$LUA" <<LUAEOF
+post_lua() { # body: a wrk script POSTing it as a form with the client's Basic credentials
+  cat >"$LUA" <<LUAEOF
 wrk.method = "POST"
-wrk.body = "grant_type=client_credentials&scope=privileges"
+wrk.body = "$1"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Authorization"] = "Basic $BASIC"
 wrk.headers["Host"] = "$HOST"
 LUAEOF
+}
+run "healthz (baseline)" "http://127.0.0.1:$PORT/healthz"
+run "jwks" -H "Host: $HOST" "http://127.0.0.1:$PORT/.well-known/jwks.json"
+post_lua "grant_type=client_credentials&scope=privileges"
 run "client_credentials" -s "$LUA" "http://127.0.0.1:$PORT/oauth2/token"
 CC_US=$LAST_US
 TOKEN=$(curl -fs -X POST -H "Host: $HOST" -H "Authorization: Basic $BASIC" -d 'grant_type=client_credentials&scope=privileges' "http://127.0.0.1:$PORT/oauth2/token" | grep -o '"access_token":"[^"]*"' | sed 's/.*:"\(.*\)"/\1/')
-cat >"$LUA" <<LUAEOF
-wrk.method = "POST"
-wrk.body = "token=$TOKEN"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = "Basic $BASIC"
-wrk.headers["Host"] = "$HOST"
-LUAEOF
+post_lua "token=$TOKEN"
 run "introspection" -s "$LUA" "http://127.0.0.1:$PORT/oauth2/introspect"
 # The floor: the same HTTP stack and signer with nothing else (examples/token_floor.rs).
 kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true
 $FLOOR_BIN 127.0.0.1:$PORT &
 PID=$!
 for _ in $(seq 100); do curl -fs -X POST "http://127.0.0.1:$PORT/oauth2/token" >/dev/null && break; sleep 0.1; done
-cat >"$LUA" <<LUAEOF
-wrk.method = "POST"
-wrk.body = "grant_type=client_credentials&scope=privileges"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = "Basic $BASIC"
-wrk.headers["Host"] = "$HOST"
-LUAEOF
+post_lua "grant_type=client_credentials&scope=privileges"
 run "floor: sign only" -s "$LUA" "http://127.0.0.1:$PORT/oauth2/token"
 awk -v a="$CC_US" -v b="$LAST_US" 'BEGIN { if (b > 0) printf "client_credentials costs %.2f x the floor'"'"'s server CPU per request (%.1f us more)\n", a / b, a - b }'
 rm -f "$LUA"
