@@ -67,7 +67,11 @@ where
         // Unauthenticated requests are refused by the handler; nothing to remember.
         None => return next(req).await,
     };
-    let route = req.uri().path().to_string();
+    // The query is part of the request (`keys/rotate?kind=saml` is not `keys/rotate`).
+    let route = req.uri().path_and_query().map_or_else(
+        || req.uri().path().to_string(),
+        |pq| pq.as_str().to_string(),
+    );
     let now = state.core.clock.now();
     let result = async {
         let mut conn = state.core.store.conn().await?;

@@ -1169,6 +1169,35 @@ async fn idempotency_keys_make_retried_creates_safe() {
         (s, code(&v)),
         (StatusCode::CONFLICT, "idempotency_key_reused")
     );
+
+    // The query is part of the request: one key for two rotations of different kinds
+    // refuses the second instead of replaying the first.
+    let (s, jwt, _) = post(
+        "/api/v1/orgs/globex-acme/keys/rotate?kind=jwt",
+        json!({}),
+        "k-3",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{jwt}");
+    let (s, v, _) = post(
+        "/api/v1/orgs/globex-acme/keys/rotate?kind=saml",
+        json!({}),
+        "k-3",
+    )
+    .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::CONFLICT, "idempotency_key_reused"),
+        "{v}"
+    );
+    let (s, again, h) = post(
+        "/api/v1/orgs/globex-acme/keys/rotate?kind=jwt",
+        json!({}),
+        "k-3",
+    )
+    .await;
+    assert_eq!((s, &again), (StatusCode::OK, &jwt));
+    assert_eq!(h["idempotent-replayed"], "true");
 }
 
 #[tokio::test]
