@@ -111,3 +111,40 @@ async fn request_ids_are_echoed_when_sane_and_made_otherwise() {
     let r = app.get("nowhere.localhost", "/").await;
     assert!(r.headers.contains_key("x-request-id"));
 }
+
+/// The pipeline resolves a tenant two ways: waiting on a fresh read when its snapshot is
+/// due a check (the first request after a tenant changes), and from the snapshot as it
+/// stands otherwise. Both answer alike: the tenant, its request id, its metrics.
+#[tokio::test]
+async fn tenant_hosts_answer_alike_on_a_fresh_read_and_from_the_snapshot() {
+    let app = test_app().await;
+    app.msp("acme", "boss@acme.example").await;
+    app.customer("globex", "acme", "Globex").await;
+    let req = |host: &str, id: &str| {
+        Request::get("/")
+            .header("host", host)
+            .header("x-request-id", id)
+            .body(Body::empty())
+            .expect("request")
+    };
+    for (n, id) in ["fresh-read", "from-snapshot"].iter().enumerate() {
+        let r = app.request(req("globex-acme.localhost:8080", id)).await;
+        assert_eq!(r.status, StatusCode::OK, "{id}");
+        assert!(r.body.contains("globex-acme"), "{id}: {}", r.body);
+        assert_eq!(r.headers["x-request-id"], *id);
+        let unknown = app.request(req("hooli-acme.localhost:8080", id)).await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{id}");
+        assert_eq!(unknown.headers["x-request-id"], *id);
+        let m = app.get("localhost", "/metrics").await.body;
+        let line = format!(
+            r#"tenantry_http_requests_total{{route="/",status="200",tenant_kind="customer"}} {}"#,
+            n + 1
+        );
+        assert!(m.contains(&line), "{id}: {m}");
+    }
+    // A tenant created after the snapshot is found at once.
+    app.customer("initech", "acme", "Initech").await;
+    let r = app.request(req("initech-acme.localhost:8080", "new")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("initech-acme"), "{}", r.body);
+}
