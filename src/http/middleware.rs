@@ -314,13 +314,10 @@ where
             Err(never) => match never {},
         }
     };
-    let resp = if super::idempotency::applies(&req) {
-        super::idempotency::layer(state, req, run)
-            .instrument(span)
-            .await
-    } else {
-        run(req).instrument(span).await
-    };
+    // The idempotency layer passes any request it does not apply to straight to `run`.
+    let resp = super::idempotency::layer(state, req, run)
+        .instrument(span)
+        .await;
     finish.apply(resp)
 }
 
