@@ -28,25 +28,12 @@ struct Inner {
     routes: std::collections::HashMap<String, RouteStats>,
 }
 
-#[derive(Default)]
-pub struct Metrics {
-    inner: Mutex<Inner>,
-}
-
-impl Metrics {
-    /// Count one request; allocates only the first time a route is seen.
-    pub fn record(&self, route: &str, status: u16, tenant_kind: &'static str, elapsed: Duration) {
-        let secs = elapsed.as_secs_f64();
-        let mut inner = match self.inner.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        if !inner.routes.contains_key(route) {
-            inner
-                .routes
-                .insert(route.to_string(), RouteStats::default());
+impl Inner {
+    fn record(&mut self, route: &str, status: u16, tenant_kind: &'static str, secs: f64) {
+        if !self.routes.contains_key(route) {
+            self.routes.insert(route.to_string(), RouteStats::default());
         }
-        let Some(r) = inner.routes.get_mut(route) else {
+        let Some(r) = self.routes.get_mut(route) else {
             return;
         };
         *r.by_status.entry((status, tenant_kind)).or_default() += 1;
@@ -63,12 +50,77 @@ impl Metrics {
         h.count += 1;
     }
 
+    fn merge(&mut self, other: &Inner) {
+        for (route, r) in &other.routes {
+            let into = self.routes.entry(route.clone()).or_default();
+            for (k, n) in &r.by_status {
+                *into.by_status.entry(*k).or_default() += n;
+            }
+            let (h, o) = (&mut into.latency, &r.latency);
+            if h.counts.len() < o.counts.len() {
+                h.counts.resize(o.counts.len(), 0);
+            }
+            for (c, n) in h.counts.iter_mut().zip(&o.counts) {
+                *c += n;
+            }
+            h.sum += o.sum;
+            h.count += o.count;
+        }
+    }
+}
+
+/// One shard per worker thread (a thread keeps its shard for life), each on its own cache
+/// line: a request takes a lock no other core is using, and its counters stay in that
+/// core's cache. One shared lock made both workers trade the lock and the counters on
+/// every request. `render` merges the shards.
+const SHARDS: usize = 16;
+
+#[repr(align(128))]
+#[derive(Default)]
+struct Shard(Mutex<Inner>);
+
+pub struct Metrics {
+    shards: Box<[Shard]>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+        }
+    }
+}
+
+fn shard_index() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    INDEX.with(|i| *i)
+}
+
+fn lock(m: &Mutex<Inner>) -> std::sync::MutexGuard<'_, Inner> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+impl Metrics {
+    /// Count one request; allocates only the first time a route is seen by this shard.
+    pub fn record(&self, route: &str, status: u16, tenant_kind: &'static str, elapsed: Duration) {
+        if let Some(shard) = self.shards.get(shard_index()) {
+            lock(&shard.0).record(route, status, tenant_kind, elapsed.as_secs_f64());
+        }
+    }
+
     /// The exposition text; `pool` is (open connections, idle connections, max).
     pub fn render(&self, pool: (u32, usize, u32)) -> String {
-        let inner = match self.inner.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut inner = Inner::default();
+        for shard in self.shards.iter() {
+            inner.merge(&lock(&shard.0));
+        }
         let mut out = String::new();
         out.push_str("# HELP tenantry_http_requests_total HTTP requests by route template, status and tenant kind.\n");
         out.push_str("# TYPE tenantry_http_requests_total counter\n");
@@ -132,4 +184,50 @@ fn escape(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_sums_what_every_thread_recorded() {
+        let m = std::sync::Arc::new(Metrics::default());
+        let threads: Vec<_> = (0..20)
+            .map(|i| {
+                let m = m.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..5 {
+                        m.record("/oauth2/token", 200, "customer", Duration::from_millis(2));
+                    }
+                    m.record("/healthz", 200 + (i % 2), "none", Duration::from_secs(20));
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        let text = m.render((1, 1, 4));
+        for line in [
+            "tenantry_http_requests_total{route=\"/oauth2/token\",status=\"200\",tenant_kind=\"customer\"} 100",
+            "tenantry_http_requests_total{route=\"/healthz\",status=\"200\",tenant_kind=\"none\"} 10",
+            "tenantry_http_requests_total{route=\"/healthz\",status=\"201\",tenant_kind=\"none\"} 10",
+            "tenantry_http_request_duration_seconds_bucket{route=\"/oauth2/token\",le=\"0.001\"} 0",
+            "tenantry_http_request_duration_seconds_bucket{route=\"/oauth2/token\",le=\"0.0025\"} 100",
+            "tenantry_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"10\"} 0",
+            "tenantry_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"+Inf\"} 20",
+            "tenantry_http_request_duration_seconds_count{route=\"/oauth2/token\"} 100",
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+        let sum = text
+            .lines()
+            .find(|l| {
+                l.starts_with("tenantry_http_request_duration_seconds_sum{route=\"/oauth2/token\"}")
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .expect("sum line");
+        assert!((sum - 0.2).abs() < 1e-9, "sum {sum}");
+    }
 }
