@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
 
-pub const REQUEST_ID: &str = "x-request-id";
+/// A constant name: inserting a custom header by `&str` copies the name every time.
+pub const REQUEST_ID: axum::http::HeaderName = axum::http::HeaderName::from_static("x-request-id");
 
 /// The request's id: the caller's if it is 1-64 chars of `[A-Za-z0-9_-]`, else a new one.
 #[derive(Debug, Clone)]
@@ -92,7 +93,9 @@ pub struct Pipeline<S> {
 /// What the response needs from the request once the route has answered.
 pub struct Finish {
     started: Instant,
-    rid: String,
+    /// The request id as the response header carries it (the `RequestId` extension owns
+    /// the string).
+    rid: HeaderValue,
     route: Option<MatchedPath>,
     kind: &'static str,
     metrics: Arc<super::metrics::Metrics>,
@@ -109,14 +112,14 @@ impl Finish {
         let route = self.route();
         self.metrics.record(route, status, self.kind, elapsed);
         tracing::info!(
-            request_id = %self.rid,
+            request_id = self.rid.to_str().unwrap_or_default(),
             route = %route,
             tenant_kind = self.kind,
             status,
             latency_ms = elapsed.as_secs_f64() * 1000.0,
             "request"
         );
-        set_request_id(&mut resp, &self.rid);
+        resp.headers_mut().insert(REQUEST_ID, self.rid);
         resp
     }
 }
@@ -221,6 +224,7 @@ where
                 Some(None) => HostContext::Unknown,
                 None => {
                     // The snapshot is due a check: look the tenant up the waiting way.
+                    let label = label.into_owned();
                     let (state, inner) = (self.state.clone(), self.inner.clone());
                     return PipelineFuture::Boxed(Box::pin(async move {
                         match state.core.tenants.by_name(&label).await {
@@ -271,7 +275,7 @@ fn admit(
         };
     let finish = Finish {
         started,
-        rid,
+        rid: rid_header(&rid),
         route,
         kind,
         metrics: state.metrics.clone(),
@@ -281,8 +285,8 @@ fn admit(
             finish.apply(ApiError::not_found().into_response()),
         ));
     }
-    let span = tracing::info_span!("request", request_id = %finish.rid, method = %req.method(), route = %finish.route(), tenant_kind = kind);
-    req.extensions_mut().insert(RequestId(finish.rid.clone()));
+    let span = tracing::info_span!("request", request_id = %rid, method = %req.method(), route = %finish.route(), tenant_kind = kind);
+    req.extensions_mut().insert(RequestId(rid));
     req.extensions_mut().insert(ctx);
     Ok((span, finish))
 }
@@ -321,10 +325,13 @@ where
     finish.apply(resp)
 }
 
+/// A request id is `[A-Za-z0-9_-]` by construction (`request_id`), always a valid value.
+fn rid_header(rid: &str) -> HeaderValue {
+    HeaderValue::from_str(rid).unwrap_or(HeaderValue::from_static("-"))
+}
+
 fn set_request_id(resp: &mut Response, rid: &str) {
-    if let Ok(v) = HeaderValue::from_str(rid) {
-        resp.headers_mut().insert(REQUEST_ID, v);
-    }
+    resp.headers_mut().insert(REQUEST_ID, rid_header(rid));
 }
 
 /// The tenant this host resolves to; any other host answers 404.

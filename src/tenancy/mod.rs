@@ -12,9 +12,10 @@ use crate::clock::SharedClock;
 use crate::error::Result;
 use crate::ids::TenantId;
 use crate::store::{self, Store};
+use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 pub use names::{classify_host, HostKind};
 
@@ -85,7 +86,8 @@ struct Snapshot {
 pub struct TenantCache {
     store: Store,
     clock: SharedClock,
-    snapshot: RwLock<Arc<Snapshot>>,
+    /// Read on every request: a load takes no lock and writes no shared counter.
+    snapshot: ArcSwap<Snapshot>,
     refresh: tokio::sync::Mutex<()>,
     dirty: AtomicBool,
 }
@@ -95,7 +97,7 @@ impl TenantCache {
         TenantCache {
             store,
             clock,
-            snapshot: RwLock::new(Arc::new(Snapshot::default())),
+            snapshot: ArcSwap::from_pointee(Snapshot::default()),
             refresh: tokio::sync::Mutex::new(()),
             dirty: AtomicBool::new(true),
         }
@@ -108,10 +110,7 @@ impl TenantCache {
     }
 
     fn current(&self) -> Arc<Snapshot> {
-        match self.snapshot.read() {
-            Ok(s) => s.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.snapshot.load_full()
     }
 
     fn needs_check(&self, snap: &Snapshot) -> bool {
@@ -123,7 +122,7 @@ impl TenantCache {
     /// The tenant with this canonical name from the current snapshot, without waiting:
     /// `None` when the snapshot is due a check (then `by_name` is the way).
     pub fn by_name_now(&self, name: &str) -> Option<Option<Arc<Tenant>>> {
-        let snap = self.current();
+        let snap = self.snapshot.load();
         if self.needs_check(&snap) {
             return None;
         }
@@ -180,10 +179,7 @@ impl TenantCache {
                 loaded: true,
             }
         };
-        match self.snapshot.write() {
-            Ok(mut s) => *s = Arc::new(next),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(next),
-        }
+        self.snapshot.store(Arc::new(next));
         Ok(())
     }
 }

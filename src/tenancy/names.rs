@@ -5,6 +5,7 @@
 //! a `-` can only be a customer of the MSP named after its last `-`.
 
 use crate::error::{Error, Result};
+use std::borrow::Cow;
 
 pub const RESERVED: &[&str] = &[
     "www",
@@ -84,17 +85,18 @@ pub fn customer_label(customer: &str, msp: &str) -> Result<String> {
 
 /// What a request's Host header designates, given the base domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HostKind {
+pub enum HostKind<'a> {
     /// The bare base host or an IP literal: health, metrics and a neutral landing page.
     Base,
     /// `{label}.{base}`: looked up whole as a tenant name.
-    Label(String),
+    Label(Cow<'a, str>),
     /// Anything else: 404.
     Other,
 }
 
-/// Normalise a Host header: lower-cased, port and trailing dot stripped.
-pub fn normalise_host(header: &str) -> String {
+/// Normalise a Host header: lower-cased, port and trailing dot stripped. Borrowed when
+/// the header is already lower case (as clients send it), so a request allocates nothing.
+pub fn normalise_host(header: &str) -> Cow<'_, str> {
     // Cut on the original (case does not move `[`, `]` or `:`), then lower-case once.
     let h = header.trim();
     let host = if h.starts_with('[') {
@@ -106,23 +108,33 @@ pub fn normalise_host(header: &str) -> String {
             _ => h,
         }
     };
-    host.trim_end_matches('.').to_ascii_lowercase()
+    let host = host.trim_end_matches('.');
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    }
 }
 
-pub fn classify_host(header: &str, base_domain: &str) -> HostKind {
+pub fn classify_host<'a>(header: &'a str, base_domain: &str) -> HostKind<'a> {
     let host = normalise_host(header);
     if host == base_domain || host.starts_with('[') || host.parse::<std::net::Ipv4Addr>().is_ok() {
         return HostKind::Base;
     }
-    match host
+    let label_len = match host
         .strip_suffix(base_domain)
         .and_then(|l| l.strip_suffix('.'))
     {
-        Some(label) if !label.is_empty() && !label.contains('.') => {
-            HostKind::Label(label.to_string())
+        Some(label) if !label.is_empty() && !label.contains('.') => label.len(),
+        _ => return HostKind::Other,
+    };
+    HostKind::Label(match host {
+        Cow::Borrowed(h) => Cow::Borrowed(&h[..label_len]),
+        Cow::Owned(mut h) => {
+            h.truncate(label_len);
+            Cow::Owned(h)
         }
-        _ => HostKind::Other,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -148,6 +160,12 @@ mod tests {
             "globex-acme.localhost"
         );
         assert_eq!(normalise_host("host:port"), "host:port");
+        // Lower case already (as clients send it): borrowed, nothing allocated.
+        assert!(matches!(
+            classify_host("globex-acme.localhost:8080", "localhost"),
+            HostKind::Label(Cow::Borrowed("globex-acme"))
+        ));
+        assert!(matches!(normalise_host("Globex.localhost"), Cow::Owned(_)));
         assert_eq!(normalise_host(""), "");
     }
 
