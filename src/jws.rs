@@ -85,25 +85,32 @@ impl SigningKey {
         }
     }
 
-    /// Sign `msg` and append the signature, base64url, to `out`.
-    fn sign_into(&self, msg: &[u8], out: &mut String) -> Result<(), JwsError> {
+    /// Sign `out` as it stands (the signing input), then append `.` and the signature,
+    /// base64url.
+    fn append_signature(&self, out: &mut String) -> Result<(), JwsError> {
         match self {
             SigningKey::Es256(k) => {
                 let sig = k
-                    .sign(&SystemRandom::new(), msg)
+                    .sign(&SystemRandom::new(), out.as_bytes())
                     .map_err(|_| JwsError::Key)?;
+                out.push('.');
                 B64URL.encode_string(sig.as_ref(), out);
             }
-            SigningKey::EdDsa(k) => B64URL.encode_string(k.sign(msg).as_ref(), out),
+            SigningKey::EdDsa(k) => {
+                let sig = k.sign(out.as_bytes());
+                out.push('.');
+                B64URL.encode_string(sig.as_ref(), out);
+            }
             SigningKey::Rs256(k) => {
                 let mut sig = vec![0u8; k.public().modulus_len()];
                 k.sign(
                     &signature::RSA_PKCS1_SHA256,
                     &SystemRandom::new(),
-                    msg,
+                    out.as_bytes(),
                     &mut sig,
                 )
                 .map_err(|_| JwsError::Key)?;
+                out.push('.');
                 B64URL.encode_string(&sig, out);
             }
         }
@@ -111,43 +118,65 @@ impl SigningKey {
     }
 
     /// A compact JWS over `claims` with header {alg, kid, typ}.
-    pub fn sign(&self, kid: &str, typ: &str, claims: &Value) -> Result<String, JwsError> {
-        let claims = serde_json::to_vec(claims).map_err(|_| JwsError::Malformed)?;
-        self.sign_json(kid, typ, &claims)
-    }
-
-    /// A compact JWS over claims already serialized as a JSON object: one buffer sized
-    /// once, no intermediate strings (the token endpoint's hot path).
-    pub fn sign_json(&self, kid: &str, typ: &str, claims: &[u8]) -> Result<String, JwsError> {
+    pub fn sign<C: serde::Serialize + ?Sized>(
+        &self,
+        kid: &str,
+        typ: &str,
+        claims: &C,
+    ) -> Result<String, JwsError> {
         #[derive(serde::Serialize)]
         struct Header<'a> {
             alg: &'static str,
             kid: &'a str,
             typ: &'a str,
         }
-        let header = serde_json::to_vec(&Header {
+        let header = Header {
             alg: self.alg().as_str(),
             kid,
             typ,
-        })
-        .map_err(|_| JwsError::Malformed)?;
-        let sig_len = match self {
-            SigningKey::Es256(_) => 64,
-            SigningKey::EdDsa(_) => 64,
-            SigningKey::Rs256(k) => k.public().modulus_len(),
         };
-        let b64 = |n: usize| n.div_ceil(3) * 4;
-        let mut out =
-            String::with_capacity(b64(header.len()) + b64(claims.len()) + b64(sig_len) + 2);
-        B64URL.encode_string(&header, &mut out);
-        out.push('.');
-        B64URL.encode_string(claims, &mut out);
-        let mut sig = String::with_capacity(b64(sig_len));
-        self.sign_into(out.as_bytes(), &mut sig)?;
-        out.push('.');
-        out.push_str(&sig);
-        Ok(out)
+        // Header and claims are serialized into this thread's scratch buffer, then encoded
+        // straight into the token: the token is the one allocation.
+        with_scratch(|buf| {
+            serde_json::to_writer(&mut *buf, &header).map_err(|_| JwsError::Malformed)?;
+            let header_len = buf.len();
+            serde_json::to_writer(&mut *buf, claims).map_err(|_| JwsError::Malformed)?;
+            let (header, claims) = buf.split_at(header_len);
+            let sig_len = match self {
+                SigningKey::Es256(_) | SigningKey::EdDsa(_) => 64,
+                SigningKey::Rs256(k) => k.public().modulus_len(),
+            };
+            let b64 = |n: usize| n.div_ceil(3) * 4;
+            let mut out =
+                String::with_capacity(b64(header.len()) + b64(claims.len()) + b64(sig_len) + 2);
+            B64URL.encode_string(header, &mut out);
+            out.push('.');
+            B64URL.encode_string(claims, &mut out);
+            self.append_signature(&mut out)?;
+            Ok(out)
+        })
     }
+}
+
+/// Run `f` with this thread's scratch buffer, empty. Serializing into it instead of a
+/// fresh `Vec` saves the allocations and regrowth of every token; a buffer that grew past
+/// 64 KiB (a token with very many claims) is not kept. Never held across an await.
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            let r = f(&mut buf);
+            if buf.capacity() > 64 * 1024 {
+                *buf = Vec::new();
+            }
+            r
+        }
+        // Re-entered (cannot happen today): a buffer of its own.
+        Err(_) => f(&mut Vec::new()),
+    })
 }
 
 /// A public key for verification, as stored (its JWK).

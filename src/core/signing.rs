@@ -334,14 +334,12 @@ impl Core {
         typ: &str,
         claims: &C,
     ) -> Result<String> {
-        let claims =
-            serde_json::to_vec(claims).map_err(|e| Error::internal(format!("claims: {e}")))?;
         let keys = self.tenant_keys(tenant).await?;
         let (kid, key) = keys
             .signers
             .get(&alg)
             .ok_or_else(|| Error::internal(format!("no active {} key", alg.as_str())))?;
-        key.sign_json(kid, typ, &claims)
+        key.sign(kid, typ, claims)
             .map_err(|e| Error::internal(format!("signing: {e}")))
     }
 

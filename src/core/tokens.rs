@@ -86,13 +86,79 @@ pub struct TokenResponse {
     pub issued_token_type: Option<&'static str>,
 }
 
-/// 128 random bits, base64url (22 characters).
-fn new_jti() -> String {
+impl TokenResponse {
+    /// The response body (RFC 6749 §5.1), written directly: tokens are base64url and dots
+    /// and need no escaping, so each string is checked and copied rather than run through
+    /// the general escaper. The same JSON as serializing the struct.
+    pub fn to_json(&self) -> Vec<u8> {
+        let opt = |o: &Option<String>| o.as_ref().map_or(0, |s| s.len() + 20);
+        let mut out = Vec::with_capacity(
+            96 + self.access_token.len()
+                + self.scope.len()
+                + opt(&self.id_token)
+                + opt(&self.refresh_token)
+                + self.issued_token_type.map_or(0, |t| t.len() + 24),
+        );
+        out.extend_from_slice(b"{\"access_token\":");
+        push_json_str(&mut out, &self.access_token);
+        out.extend_from_slice(b",\"token_type\":");
+        push_json_str(&mut out, self.token_type);
+        out.extend_from_slice(b",\"expires_in\":");
+        let _ = std::io::Write::write_fmt(&mut out, format_args!("{}", self.expires_in));
+        out.extend_from_slice(b",\"scope\":");
+        push_json_str(&mut out, &self.scope);
+        if let Some(t) = &self.id_token {
+            out.extend_from_slice(b",\"id_token\":");
+            push_json_str(&mut out, t);
+        }
+        if let Some(t) = &self.refresh_token {
+            out.extend_from_slice(b",\"refresh_token\":");
+            push_json_str(&mut out, t);
+        }
+        if let Some(t) = self.issued_token_type {
+            out.extend_from_slice(b",\"issued_token_type\":");
+            push_json_str(&mut out, t);
+        }
+        out.push(b'}');
+        out
+    }
+}
+
+/// Append `s` as a JSON string: copied as it is when nothing in it needs escaping (the
+/// scan has no early exit, so it vectorises), else through serde_json's escaper.
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    let plain = !s.bytes().fold(false, |bad, b| {
+        bad | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if plain {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
+}
+
+/// A token id: 128 random bits, base64url (22 characters), on the stack.
+struct Jti([u8; 22]);
+
+impl Jti {
+    fn as_str(&self) -> &str {
+        // base64url output is ASCII.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+fn new_jti() -> Jti {
     use base64::Engine;
     use rand::Rng;
     let mut bytes = [0u8; 16];
     rand::rng().fill(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    let mut out = [0u8; 22];
+    let _ = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_slice(bytes, &mut out);
+    Jti(out)
 }
 
 impl Core {
@@ -230,7 +296,7 @@ impl Core {
         at.insert("client_id".into(), json!(client.id));
         at.insert("iat".into(), json!(now));
         at.insert("exp".into(), json!(now + ttl));
-        at.insert("jti".into(), json!(jti));
+        at.insert("jti".into(), json!(jti.as_str()));
         at.insert("scope".into(), json!(grant.scope.join(" ")));
         at.insert("auth_time".into(), json!(grant.auth_time));
         at.insert("amr".into(), json!(grant.amr));
@@ -301,7 +367,7 @@ impl Core {
                     &mut tx,
                     &tenant.id,
                     &rows::Issued {
-                        jti: &jti,
+                        jti: jti.as_str(),
                         user: Some(&grant.subject.sub),
                         client: &client.id,
                         session: grant.session_id.as_deref(),
@@ -317,7 +383,7 @@ impl Core {
                     &mut tx,
                     &tenant.id,
                     &rows::Issued {
-                        jti: &jti,
+                        jti: jti.as_str(),
                         user: Some(&grant.subject.sub),
                         client: &client.id,
                         session: grant.session_id.as_deref(),
@@ -346,7 +412,7 @@ impl Core {
         &self,
         tenant: &Tenant,
         client: &Client,
-        scope: &[String],
+        scope: &[&str],
         resource: Option<&str>,
     ) -> Result<TokenResponse> {
         /// RFC 9068 access token claims of a client acting for itself.
@@ -364,6 +430,7 @@ impl Core {
         let now = self.clock.now();
         let issuer = self.issuer(&tenant.name);
         let scope = scope.join(" ");
+        let jti = new_jti();
         let claims = ClientClaims {
             iss: &issuer,
             sub: &client.id,
@@ -371,7 +438,7 @@ impl Core {
             client_id: &client.id,
             iat: now,
             exp: now + ACCESS_TTL,
-            jti: &new_jti(),
+            jti: jti.as_str(),
             scope: &scope,
         };
         Ok(TokenResponse {
@@ -565,5 +632,60 @@ impl VerifiedTokens {
             }
             map.insert(key, (token, exp, version));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(scope: &str, optional: bool) -> TokenResponse {
+        TokenResponse {
+            access_token: "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln-_".into(),
+            token_type: "Bearer",
+            expires_in: 600,
+            scope: scope.into(),
+            id_token: optional.then(|| "eyJ0.eyJ1.c2".into()),
+            refresh_token: optional.then(|| "rt_abc".into()),
+            issued_token_type: optional.then_some(crate::core::exchange::ACCESS_TOKEN_TYPE),
+        }
+    }
+
+    #[test]
+    fn the_written_token_response_is_the_serialized_one() {
+        for scope in [
+            "",
+            "openid privileges",
+            "odd \"quoted\" back\\slash\ttab \u{1} é",
+        ] {
+            for optional in [false, true] {
+                let r = response(scope, optional);
+                let written: Value = serde_json::from_slice(&r.to_json()).expect("valid JSON");
+                assert_eq!(
+                    written,
+                    serde_json::to_value(&r).expect("serialize"),
+                    "{scope}"
+                );
+                if scope.is_empty() && !optional {
+                    assert_eq!(
+                        String::from_utf8(r.to_json()).expect("utf-8"),
+                        serde_json::to_string(&r).expect("serialize")
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn token_ids_are_22_base64url_characters_and_differ() {
+        let (a, b) = (new_jti(), new_jti());
+        for j in [&a, &b] {
+            assert_eq!(j.as_str().len(), 22);
+            assert!(j
+                .as_str()
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        }
+        assert_ne!(a.as_str(), b.as_str());
     }
 }

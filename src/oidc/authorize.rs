@@ -39,8 +39,8 @@ pub struct AuthorizeParams {
 }
 
 impl AuthorizeParams {
-    fn from_map(m: &super::Form) -> Self {
-        let g = |k: &str| m.get(k).cloned();
+    fn from_map(m: &super::Form<'_>) -> Self {
+        let g = |k: &str| m.get(k).map(str::to_string);
         AuthorizeParams {
             response_type: g("response_type"),
             client_id: g("client_id"),
@@ -119,7 +119,8 @@ pub async fn get(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let form = match parse_form(q.unwrap_or_default().as_bytes()) {
+    let q = q.unwrap_or_default();
+    let form = match parse_form(q.as_bytes()) {
         Ok(f) => f,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, &e.description),
     };
@@ -139,7 +140,7 @@ pub async fn post(
     handle(&s, &t, &headers, form).await
 }
 
-async fn handle(s: &AppState, t: &Tenant, headers: &HeaderMap, form: super::Form) -> Response {
+async fn handle(s: &AppState, t: &Tenant, headers: &HeaderMap, form: super::Form<'_>) -> Response {
     let now = s.core.clock.now();
     // Resuming a stored request after sign-in.
     let (params, resumed) = match form.get("pending") {
@@ -152,7 +153,7 @@ async fn handle(s: &AppState, t: &Tenant, headers: &HeaderMap, form: super::Form
                 Err(_) => None,
             };
             match stored.and_then(|p| serde_json::from_str::<AuthorizeParams>(&p).ok()) {
-                Some(p) => (p, Some(id.clone())),
+                Some(p) => (p, Some(id.to_string())),
                 None => {
                     return error_page(
                         StatusCode::BAD_REQUEST,

@@ -18,6 +18,7 @@ use axum::routing::get;
 use axum::Router;
 use base64::Engine;
 use serde_json::json;
+use std::borrow::Cow;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -111,14 +112,17 @@ pub fn no_store(h: &mut HeaderMap) {
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
-/// Form fields in order of arrival. A token request has a handful, so a linear search
-/// beats hashing.
+/// Form fields in order of arrival, borrowed from the body unless they had escapes. A
+/// token request has a handful, so a linear search beats hashing.
 #[derive(Debug, Default)]
-pub struct Form(Vec<(String, String)>);
+pub struct Form<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
 
-impl Form {
-    pub fn get(&self, key: &str) -> Option<&String> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+impl Form<'_> {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_ref())
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -127,25 +131,22 @@ impl Form {
 }
 
 /// Form fields; a repeated parameter is an error (RFC 6749 §3.1).
-pub fn parse_form(body: &[u8]) -> Result<Form, OAuthError> {
-    let mut out: Vec<(String, String)> = Vec::with_capacity(8);
+pub fn parse_form(body: &[u8]) -> Result<Form<'_>, OAuthError> {
+    let mut out: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::with_capacity(8);
     for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
         let (k, v) = if pair.iter().any(|b| *b == b'%' || *b == b'+') {
             // Escapes: the general decoder (one pair, so the same rules apply).
             match url::form_urlencoded::parse(pair).next() {
-                Some((k, v)) => (k.into_owned(), v.into_owned()),
+                Some(kv) => kv,
                 None => continue,
             }
         } else {
-            // Nothing to decode (tokens, client ids): copy the bytes once.
+            // Nothing to decode (tokens, client ids): borrowed as they are.
             let (k, v) = match pair.iter().position(|b| *b == b'=') {
                 Some(i) => (&pair[..i], &pair[i + 1..]),
                 None => (pair, &pair[pair.len()..]),
             };
-            (
-                String::from_utf8_lossy(k).into_owned(),
-                String::from_utf8_lossy(v).into_owned(),
-            )
+            (String::from_utf8_lossy(k), String::from_utf8_lossy(v))
         };
         if out.iter().any(|(seen, _)| *seen == k) {
             return Err(OAuthError::new(
@@ -228,25 +229,25 @@ pub fn client_credentials(
     if let Some(a) = assertion {
         return Ok((
             ClientCredentials::Assertion {
-                client_id: form.get("client_id").cloned(),
+                client_id: form.get("client_id").map(str::to_string),
                 assertion_type: form
                     .get("client_assertion_type")
-                    .cloned()
+                    .map(str::to_string)
                     .unwrap_or_default(),
-                assertion: a.clone(),
+                assertion: a.to_string(),
             },
             false,
         ));
     }
     let id = form
         .get("client_id")
-        .cloned()
+        .map(str::to_string)
         .ok_or_else(|| OAuthError::new("invalid_client", "client authentication is required"))?;
     Ok(match body_secret {
         Some(secret) => (
             ClientCredentials::Post {
                 id,
-                secret: secret.clone(),
+                secret: secret.to_string(),
             },
             false,
         ),

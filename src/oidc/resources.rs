@@ -109,7 +109,7 @@ async fn authenticated_client(
     s: &AppState,
     t: &Tenant,
     authorization: Option<&HeaderValue>,
-    form: &super::Form,
+    form: &super::Form<'_>,
 ) -> Result<std::sync::Arc<crate::core::clients::Client>, OAuthError> {
     let (creds, basic) = client_credentials(authorization, form)?;
     let url = super::assertion_audience(s, t, &creds);
@@ -292,7 +292,8 @@ pub async fn logout(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let form = match parse_form(q.unwrap_or_default().as_bytes()) {
+    let q = q.unwrap_or_default();
+    let form = match parse_form(q.as_bytes()) {
         Ok(f) => f,
         Err(e) => return e.into_response(),
     };
@@ -324,11 +325,11 @@ pub async fn logout(
     let client_id = hint["aud"]
         .as_str()
         .map(str::to_string)
-        .or_else(|| form.get("client_id").cloned());
+        .or_else(|| form.get("client_id").map(str::to_string));
     if let (Some(uri), Some(cid)) = (form.get("post_logout_redirect_uri"), client_id) {
         if let Ok(Some(client)) = s.core.client(&t, &cid).await {
             if client.post_logout_redirect_uris.iter().any(|u| u == uri) {
-                let mut target = uri.clone();
+                let mut target = uri.to_string();
                 if let Some(st) = form.get("state") {
                     let sep = if target.contains('?') { '&' } else { '?' };
                     target = format!(

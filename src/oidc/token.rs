@@ -41,10 +41,7 @@ async fn handle(
         .authenticate_client(t, creds, &endpoint)
         .await
         .map_err(|e| super::client_error(e, basic))?;
-    let grant_type = form
-        .get("grant_type")
-        .map(String::as_str)
-        .unwrap_or_default();
+    let grant_type = form.get("grant_type").unwrap_or_default();
     if grant_type.is_empty() {
         return Err(OAuthError::new("invalid_request", "grant_type is missing"));
     }
@@ -66,24 +63,13 @@ async fn handle(
             ))
         }
     };
-    // Sized once for the tokens it carries (axum's Json starts at 128 bytes and regrows).
-    let size = 128
-        + tokens.access_token.len()
-        + tokens.id_token.as_ref().map_or(0, String::len)
-        + tokens.refresh_token.as_ref().map_or(0, String::len)
-        + tokens.scope.len();
-    let mut body = Vec::with_capacity(size);
-    serde_json::to_writer(&mut body, &tokens)
-        .map_err(|_| OAuthError::new("server_error", "token response"))?;
-    let mut resp = (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            axum::http::HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response();
-    no_store(resp.headers_mut());
+    let mut resp = Response::new(axum::body::Body::from(tokens.to_json()));
+    let headers = resp.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    no_store(headers);
     Ok(resp)
 }
 
@@ -101,7 +87,7 @@ async fn authorization_code(
     s: &AppState,
     t: &Tenant,
     client: &Client,
-    form: &super::Form,
+    form: &super::Form<'_>,
 ) -> Result<crate::core::tokens::TokenResponse, OAuthError> {
     let code = form
         .get("code")
@@ -128,7 +114,7 @@ async fn authorization_code(
             "the code was issued to another client",
         ));
     }
-    if form.get("redirect_uri").map(String::as_str) != Some(row.redirect_uri.as_str()) {
+    if form.get("redirect_uri") != Some(row.redirect_uri.as_str()) {
         return Err(OAuthError::new(
             "invalid_grant",
             "redirect_uri does not match the authorization request",
@@ -179,7 +165,7 @@ async fn refresh(
     s: &AppState,
     t: &Tenant,
     client: &Client,
-    form: &super::Form,
+    form: &super::Form<'_>,
 ) -> Result<crate::core::tokens::TokenResponse, OAuthError> {
     let token = form
         .get("refresh_token")
@@ -293,7 +279,7 @@ async fn client_creds(
     s: &AppState,
     t: &Tenant,
     client: &Client,
-    form: &super::Form,
+    form: &super::Form<'_>,
 ) -> Result<crate::core::tokens::TokenResponse, OAuthError> {
     if client.is_public() {
         return Err(OAuthError::new(
@@ -301,12 +287,12 @@ async fn client_creds(
             "public clients cannot use client_credentials",
         ));
     }
-    let asked: Vec<String> = form
+    let asked: Vec<&str> = form
         .get("scope")
-        .map(|sc| sc.split_whitespace().map(str::to_string).collect())
+        .map(|sc| sc.split_whitespace().collect())
         .unwrap_or_default();
-    if let Some(bad) = asked.iter().find(|a| {
-        !client.scopes.contains(a) || matches!(a.as_str(), "openid" | "offline_access" | "admin")
+    if let Some(bad) = asked.iter().find(|&&a| {
+        !client.scopes.iter().any(|s| s == a) || matches!(a, "openid" | "offline_access" | "admin")
     }) {
         return Err(OAuthError::new(
             "invalid_scope",
@@ -314,7 +300,7 @@ async fn client_creds(
         ));
     }
     Ok(s.core
-        .issue_client_token(t, client, &asked, form.get("resource").map(String::as_str))
+        .issue_client_token(t, client, &asked, form.get("resource"))
         .await?)
 }
 
@@ -324,12 +310,12 @@ async fn exchange(
     s: &AppState,
     t: &Tenant,
     client: &Client,
-    form: &super::Form,
+    form: &super::Form<'_>,
 ) -> Result<crate::core::tokens::TokenResponse, OAuthError> {
     let subject_token = form
         .get("subject_token")
         .ok_or_else(|| OAuthError::new("invalid_request", "subject_token is missing"))?;
-    if form.get("subject_token_type").map(String::as_str) != Some(ACCESS_TOKEN_TYPE) {
+    if form.get("subject_token_type") != Some(ACCESS_TOKEN_TYPE) {
         return Err(OAuthError::new(
             "invalid_request",
             "subject_token_type must be an access token",
@@ -381,7 +367,7 @@ async fn exchange(
         auth_time: ex.auth_time,
         amr: ex.amr,
         act: Some(ex.act),
-        resource: form.get("resource").cloned(),
+        resource: form.get("resource").map(str::to_string),
     };
     let mut tokens = s.core.issue_user_tokens(t, client, &grant, None).await?;
     tokens.id_token = None;

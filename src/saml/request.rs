@@ -143,7 +143,7 @@ pub fn from_redirect(raw_query: &str) -> Result<Incoming, Refusal> {
 }
 
 /// HTTP-POST: `SAMLRequest` (base64 of the XML, signature embedded) and `RelayState`.
-pub fn from_post(form: &crate::oidc::Form) -> Result<Incoming, Refusal> {
+pub fn from_post(form: &crate::oidc::Form<'_>) -> Result<Incoming, Refusal> {
     let Some(req) = form.get("SAMLRequest") else {
         return refuse("SAMLRequest is missing");
     };
@@ -153,7 +153,7 @@ pub fn from_post(form: &crate::oidc::Form) -> Result<Incoming, Refusal> {
     let xml = String::from_utf8(b64(req)?).or_else(|_| refuse("SAMLRequest is not UTF-8"))?;
     Ok(Incoming {
         xml,
-        relay_state: form.get("RelayState").cloned(),
+        relay_state: form.get("RelayState").map(str::to_string),
         query_signature: None,
         redirect: false,
     })
