@@ -590,6 +590,12 @@ impl Core {
         if !id.starts_with(CLIENT_ID_PREFIX) || id.len() > 64 {
             return Ok(None);
         }
+        // Boxed: the database read's future is large, and the cached path above is what
+        // nearly every request takes.
+        Box::pin(self.load_client_entry(tenant, id)).await
+    }
+
+    async fn load_client_entry(&self, tenant: &Tenant, id: &str) -> Result<Option<Arc<Entry>>> {
         let mut conn = self.store.conn().await?;
         let entry = match rows::get(&mut conn, &tenant.id, id).await? {
             Some(r) => Some(Arc::new(to_entry(r)?)),
@@ -636,13 +642,13 @@ impl Core {
                 assertion_type,
                 assertion,
             } => {
-                self.check_assertion(
+                Box::pin(self.check_assertion(
                     tenant,
                     client_id.as_deref(),
                     &assertion_type,
                     &assertion,
                     token_endpoint,
-                )
+                ))
                 .await?
             }
         };

@@ -74,7 +74,9 @@ impl Core {
         if let Some(k) = self.key_cache.get(&tenant.id).filter(|k| fresh(k)) {
             return Ok(k);
         }
-        self.reload_keys(tenant, |k| k.filter(|k| fresh(k))).await
+        // Boxed: loading (and maybe generating) keys makes a large future; the cached path
+        // above is what nearly every request takes.
+        Box::pin(self.reload_keys(tenant, |k| k.filter(|k| fresh(k)))).await
     }
 
     /// Load the tenant's keys under its reload lock, unless `current` accepts what another
