@@ -22,7 +22,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub const CLIENT_SECRET_PREFIX: &str = "tnt_cs_";
 pub const CLIENT_ID_PREFIX: &str = "cli_";
@@ -195,63 +195,70 @@ struct Entry {
 const CACHE_TENANTS: usize = 4096;
 const CACHE_PER_TENANT: usize = 1024;
 
+#[derive(Clone)]
 struct TenantClients {
     version: i64,
     clients: HashMap<String, Option<Arc<Entry>>>,
 }
 
-/// Client records of this process, checked against the tenant's version.
+/// Client records of this process, checked against the tenant's version. Read on every
+/// token request: a load takes no lock and writes no shared counter, so the workers do not
+/// trade a lock per request. A change (a client read from the database, a tenant
+/// forgotten) copies the outer map and that tenant's clients.
 #[derive(Default)]
 pub struct ClientCache {
-    inner: Mutex<HashMap<TenantId, TenantClients>>,
+    inner: arc_swap::ArcSwap<HashMap<TenantId, Arc<TenantClients>>>,
 }
 
 impl ClientCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TenantId, TenantClients>> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     fn get(&self, tenant: &Tenant, id: &str) -> Option<Option<Arc<Entry>>> {
-        let c = self.lock();
+        let c = self.inner.load();
         let t = c.get(&tenant.id).filter(|t| t.version == tenant.version)?;
         t.clients.get(id).cloned()
     }
 
     fn put(&self, tenant: &Tenant, id: &str, entry: Option<Arc<Entry>>) {
-        let mut c = self.lock();
-        // A caller holding an older version than the cached one read fresher data than it
-        // labels; storing it would only make newer callers miss.
-        if c.get(&tenant.id)
-            .is_some_and(|t| t.version > tenant.version)
-        {
-            return;
-        }
-        if !c.contains_key(&tenant.id) && c.len() >= CACHE_TENANTS {
-            c.clear();
-        }
-        let t = c.entry(tenant.id.clone()).or_insert_with(|| TenantClients {
-            version: tenant.version,
-            clients: HashMap::new(),
-        });
-        if t.version != tenant.version {
-            t.version = tenant.version;
-            t.clients.clear();
-        }
-        if t.clients.len() >= CACHE_PER_TENANT {
-            if entry.is_none() {
-                return; // do not let unknown ids push real clients out
+        self.inner.rcu(|c| {
+            let mut c = HashMap::clone(c);
+            // A caller holding an older version than the cached one read fresher data than
+            // it labels; storing it would only make newer callers miss.
+            if c.get(&tenant.id)
+                .is_some_and(|t| t.version > tenant.version)
+            {
+                return c;
             }
-            t.clients.clear();
-        }
-        t.clients.insert(id.to_string(), entry);
+            if !c.contains_key(&tenant.id) && c.len() >= CACHE_TENANTS {
+                c.clear();
+            }
+            let mut t = match c.get(&tenant.id) {
+                Some(t) if t.version == tenant.version => TenantClients::clone(t),
+                _ => TenantClients {
+                    version: tenant.version,
+                    clients: HashMap::new(),
+                },
+            };
+            if t.clients.len() >= CACHE_PER_TENANT {
+                if entry.is_none() {
+                    return c; // do not let unknown ids push real clients out
+                }
+                t.clients.clear();
+            }
+            t.clients.insert(id.to_string(), entry.clone());
+            c.insert(tenant.id.clone(), Arc::new(t));
+            c
+        });
     }
 
     /// After a write in this process: forget the tenant at once, whatever version callers
     /// hold.
     fn forget(&self, tenant: &TenantId) {
-        self.lock().remove(tenant);
+        if self.inner.load().contains_key(tenant) {
+            self.inner.rcu(|c| {
+                let mut c = HashMap::clone(c);
+                c.remove(tenant);
+                c
+            });
+        }
     }
 }
 

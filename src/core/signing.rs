@@ -50,7 +50,10 @@ pub struct PublishedKey {
 
 #[derive(Default)]
 pub struct KeyCache {
-    inner: Mutex<HashMap<TenantId, Arc<TenantKeys>>>,
+    /// Read on every token request: a load takes no lock and writes no shared counter, so
+    /// the workers do not trade a lock per request. Changes (a tenant's keys loaded or
+    /// forgotten) copy the map.
+    inner: arc_swap::ArcSwap<HashMap<TenantId, Arc<TenantKeys>>>,
     /// One (re)load per tenant at a time in this process: the first requests to a new
     /// tenant would otherwise each generate a full set of keys (RSA-2048 takes a core for
     /// a while) and all but one would lose the insert.
@@ -387,18 +390,24 @@ impl KeyCache {
     }
 
     fn get(&self, t: &TenantId) -> Option<Arc<TenantKeys>> {
-        self.inner.lock().ok().and_then(|m| m.get(t).cloned())
+        self.inner.load().get(t).cloned()
     }
 
     fn put(&self, t: &TenantId, k: Arc<TenantKeys>) {
-        if let Ok(mut m) = self.inner.lock() {
-            m.insert(t.clone(), k);
-        }
+        self.inner.rcu(|m| {
+            let mut m = HashMap::clone(m);
+            m.insert(t.clone(), k.clone());
+            m
+        });
     }
 
     pub fn forget(&self, t: &TenantId) {
-        if let Ok(mut m) = self.inner.lock() {
-            m.remove(t);
+        if self.inner.load().contains_key(t) {
+            self.inner.rcu(|m| {
+                let mut m = HashMap::clone(m);
+                m.remove(t);
+                m
+            });
         }
     }
 }
