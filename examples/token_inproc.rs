@@ -5,6 +5,10 @@
 //! Usage: `token_inproc [ITERATIONS]`
 #![forbid(unsafe_code)]
 
+#[path = "../benches/support/server.rs"]
+#[allow(dead_code)]
+mod server;
+
 use axum::body::Body;
 use axum::http::Request;
 use base64::Engine;
@@ -12,7 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tenantry::app::{self, AppState};
 use tenantry::clock::{SharedClock, SystemClock};
-use tenantry::config::{Config, PublicUrl, RawSettings};
+use tenantry::config::PublicUrl;
 use tenantry::core::audit::Actor;
 use tenantry::core::tenants::NewTenant;
 use tower::ServiceExt;
@@ -24,14 +28,7 @@ async fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(50_000);
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut key = [0u8; 32];
-    rand::Rng::fill(&mut rand::rng(), &mut key[..]);
-    let config = Config::load(RawSettings {
-        data_dir: Some(dir.path().display().to_string()),
-        master_key: Some(hex::encode(key)),
-        ..RawSettings::default()
-    })
-    .expect("config");
+    let config = server::temp_config(dir.path());
     let public = PublicUrl::parse("http://localhost:8080").expect("url");
     let clock: SharedClock = Arc::new(SystemClock);
     let core = app::open(&config, public, clock).await.expect("open");

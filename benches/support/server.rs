@@ -21,14 +21,7 @@ pub async fn start_server(shutdown: tokio::sync::oneshot::Receiver<()>) -> Serve
         .await
         .expect("bind 127.0.0.1");
     let addr = listener.local_addr().expect("local address");
-    let mut key = [0u8; 32];
-    rand::Rng::fill(&mut rand::rng(), &mut key[..]);
-    let config = Config::load(RawSettings {
-        data_dir: Some(dir.path().display().to_string()),
-        master_key: Some(hex::encode(key)),
-        ..RawSettings::default()
-    })
-    .expect("bench config");
+    let config = temp_config(dir.path());
     assert!(
         matches!(config.database, Database::Sqlite(_)),
         "the bench runs on SQLite"
@@ -50,4 +43,16 @@ pub async fn start_server(shutdown: tokio::sync::oneshot::Receiver<()>) -> Serve
         addr,
         _dir: dir,
     }
+}
+
+/// The configuration of a bench: SQLite in `dir`, a fresh random master key.
+pub fn temp_config(dir: &std::path::Path) -> Config {
+    let mut key = [0u8; 32];
+    rand::Rng::fill(&mut rand::rng(), &mut key[..]);
+    Config::load(RawSettings {
+        data_dir: Some(dir.display().to_string()),
+        master_key: Some(hex::encode(key)),
+        ..RawSettings::default()
+    })
+    .expect("bench config")
 }

@@ -138,7 +138,12 @@ async fn the_binary_serves_json_logs_and_stops_on_sigterm() {
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
     let (clean, _) = terminate(child);
     assert!(clean, "exit 0 after SIGTERM");
-    let logs: Vec<String> = rx.try_iter().collect();
+    // Everything the server wrote: the reader thread ends at the pipe's end (the server has
+    // exited), and may still be catching up when `terminate` returns on a busy machine.
+    let mut logs = Vec::new();
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(10)) {
+        logs.push(line);
+    }
     let request_log = logs
         .iter()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
