@@ -218,15 +218,26 @@ impl ClientCache {
     }
 
     fn put(&self, tenant: &Tenant, id: &str, entry: Option<Arc<Entry>>) {
+        // Nothing to store: a caller holding an older version than the cached one read
+        // fresher data than it labels (storing it would only make newer callers miss), or an
+        // unknown id for a tenant whose cache is full (unknown ids do not push real clients
+        // out). Checked before copying anything, so such requests copy no map.
+        let skip = |c: &HashMap<TenantId, Arc<TenantClients>>| {
+            c.get(&tenant.id).is_some_and(|t| {
+                t.version > tenant.version
+                    || (t.version == tenant.version
+                        && entry.is_none()
+                        && t.clients.len() >= CACHE_PER_TENANT)
+            })
+        };
+        if skip(&self.inner.load()) {
+            return;
+        }
         self.inner.rcu(|c| {
-            let mut c = HashMap::clone(c);
-            // A caller holding an older version than the cached one read fresher data than
-            // it labels; storing it would only make newer callers miss.
-            if c.get(&tenant.id)
-                .is_some_and(|t| t.version > tenant.version)
-            {
-                return c;
+            if skip(c) {
+                return Arc::clone(c);
             }
+            let mut c = HashMap::clone(c);
             if !c.contains_key(&tenant.id) && c.len() >= CACHE_TENANTS {
                 c.clear();
             }
@@ -238,14 +249,11 @@ impl ClientCache {
                 },
             };
             if t.clients.len() >= CACHE_PER_TENANT {
-                if entry.is_none() {
-                    return c; // do not let unknown ids push real clients out
-                }
                 t.clients.clear();
             }
             t.clients.insert(id.to_string(), entry.clone());
             c.insert(tenant.id.clone(), Arc::new(t));
-            c
+            Arc::new(c)
         });
     }
 
