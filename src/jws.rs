@@ -88,32 +88,33 @@ impl SigningKey {
     /// Sign `out` as it stands (the signing input), then append `.` and the signature,
     /// base64url.
     fn append_signature(&self, out: &mut String) -> Result<(), JwsError> {
-        match self {
+        let (ring_sig, rsa_sig);
+        let sig: &[u8] = match self {
             SigningKey::Es256(k) => {
-                let sig = k
+                ring_sig = k
                     .sign(&SystemRandom::new(), out.as_bytes())
                     .map_err(|_| JwsError::Key)?;
-                out.push('.');
-                B64URL.encode_string(sig.as_ref(), out);
+                ring_sig.as_ref()
             }
             SigningKey::EdDsa(k) => {
-                let sig = k.sign(out.as_bytes());
-                out.push('.');
-                B64URL.encode_string(sig.as_ref(), out);
+                ring_sig = k.sign(out.as_bytes());
+                ring_sig.as_ref()
             }
             SigningKey::Rs256(k) => {
-                let mut sig = vec![0u8; k.public().modulus_len()];
+                let mut buf = vec![0u8; k.public().modulus_len()];
                 k.sign(
                     &signature::RSA_PKCS1_SHA256,
                     &SystemRandom::new(),
                     out.as_bytes(),
-                    &mut sig,
+                    &mut buf,
                 )
                 .map_err(|_| JwsError::Key)?;
-                out.push('.');
-                B64URL.encode_string(&sig, out);
+                rsa_sig = buf;
+                &rsa_sig
             }
-        }
+        };
+        out.push('.');
+        B64URL.encode_string(sig, out);
         Ok(())
     }
 

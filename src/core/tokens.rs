@@ -99,25 +99,26 @@ impl TokenResponse {
                 + opt(&self.refresh_token)
                 + self.issued_token_type.map_or(0, |t| t.len() + 24),
         );
+        let field = |out: &mut Vec<u8>, name: &str, value: &str| {
+            out.extend_from_slice(b",\"");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\":");
+            push_json_str(out, value);
+        };
         out.extend_from_slice(b"{\"access_token\":");
         push_json_str(&mut out, &self.access_token);
-        out.extend_from_slice(b",\"token_type\":");
-        push_json_str(&mut out, self.token_type);
+        field(&mut out, "token_type", self.token_type);
         out.extend_from_slice(b",\"expires_in\":");
         let _ = std::io::Write::write_fmt(&mut out, format_args!("{}", self.expires_in));
-        out.extend_from_slice(b",\"scope\":");
-        push_json_str(&mut out, &self.scope);
-        if let Some(t) = &self.id_token {
-            out.extend_from_slice(b",\"id_token\":");
-            push_json_str(&mut out, t);
-        }
-        if let Some(t) = &self.refresh_token {
-            out.extend_from_slice(b",\"refresh_token\":");
-            push_json_str(&mut out, t);
-        }
-        if let Some(t) = self.issued_token_type {
-            out.extend_from_slice(b",\"issued_token_type\":");
-            push_json_str(&mut out, t);
+        field(&mut out, "scope", &self.scope);
+        for (name, value) in [
+            ("id_token", self.id_token.as_deref()),
+            ("refresh_token", self.refresh_token.as_deref()),
+            ("issued_token_type", self.issued_token_type),
+        ] {
+            if let Some(v) = value {
+                field(&mut out, name, v);
+            }
         }
         out.push(b'}');
         out
