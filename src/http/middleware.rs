@@ -80,6 +80,7 @@ impl<S> tower::Layer<S> for PipelineLayer {
         Pipeline {
             state: self.state.clone(),
             inner,
+            route: None,
         }
     }
 }
@@ -88,6 +89,27 @@ impl<S> tower::Layer<S> for PipelineLayer {
 pub struct Pipeline<S> {
     state: AppState,
     inner: S,
+    /// The route template of a service mounted outside the Router (`app::App`); a route
+    /// inside the Router is known by the `MatchedPath` the Router inserts.
+    route: Option<&'static str>,
+}
+
+impl<S> Pipeline<S> {
+    /// The pipeline around one endpoint served outside the Router, at `route`.
+    pub fn endpoint(state: AppState, route: &'static str, inner: S) -> Self {
+        Pipeline {
+            state,
+            inner,
+            route: Some(route),
+        }
+    }
+}
+
+/// The route a request matched, for logs and metrics.
+enum RouteName {
+    Matched(MatchedPath),
+    Fixed(&'static str),
+    Unmatched,
 }
 
 /// What the response needs from the request once the route has answered.
@@ -96,14 +118,18 @@ pub struct Finish {
     /// The request id as the response header carries it (the `RequestId` extension owns
     /// the string).
     rid: HeaderValue,
-    route: Option<MatchedPath>,
+    route: RouteName,
     kind: &'static str,
     metrics: Arc<super::metrics::Metrics>,
 }
 
 impl Finish {
     fn route(&self) -> &str {
-        self.route.as_ref().map_or("unmatched", |m| m.as_str())
+        match &self.route {
+            RouteName::Matched(m) => m.as_str(),
+            RouteName::Fixed(r) => r,
+            RouteName::Unmatched => "unmatched",
+        }
     }
 
     fn apply(self, mut resp: Response) -> Response {
@@ -225,12 +251,13 @@ where
                 None => {
                     // The snapshot is due a check: look the tenant up the waiting way.
                     let label = label.into_owned();
-                    let (state, inner) = (self.state.clone(), self.inner.clone());
+                    let (state, inner, route) =
+                        (self.state.clone(), self.inner.clone(), self.route);
                     return PipelineFuture::Boxed(Box::pin(async move {
                         match state.core.tenants.by_name(&label).await {
                             Ok(found) => {
                                 let ctx = found.map_or(HostContext::Unknown, HostContext::Tenant);
-                                general(state, inner, req, rid, started, ctx).await
+                                general(state, inner, req, rid, started, ctx, route).await
                             }
                             Err(e) => unavailable(&rid, &e),
                         }
@@ -240,10 +267,13 @@ where
         };
         if super::idempotency::applies(&req) {
             let (state, inner) = (self.state.clone(), self.inner.clone());
-            return PipelineFuture::Boxed(Box::pin(general(state, inner, req, rid, started, ctx)));
+            let route = self.route;
+            return PipelineFuture::Boxed(Box::pin(general(
+                state, inner, req, rid, started, ctx, route,
+            )));
         }
         let mut req = req;
-        let (span, finish) = match admit(&self.state, &mut req, rid, started, ctx) {
+        let (span, finish) = match admit(&self.state, &mut req, rid, started, ctx, self.route) {
             Ok(admitted) => admitted,
             Err(refused) => return PipelineFuture::Ready(Some(*refused)),
         };
@@ -263,9 +293,17 @@ fn admit(
     rid: String,
     started: Instant,
     ctx: HostContext,
+    fixed_route: Option<&'static str>,
 ) -> Result<(tracing::Span, Finish), Box<Response>> {
     // MatchedPath is reference-counted: no allocation per request.
-    let route = req.extensions().get::<MatchedPath>().cloned();
+    let route = match fixed_route {
+        Some(r) => RouteName::Fixed(r),
+        None => req
+            .extensions()
+            .get::<MatchedPath>()
+            .cloned()
+            .map_or(RouteName::Unmatched, RouteName::Matched),
+    };
     let kind = ctx.kind_label();
     let path_allowed = any_host(req.uri().path())
         || match &ctx {
@@ -299,12 +337,13 @@ async fn general<S>(
     rid: String,
     started: Instant,
     ctx: HostContext,
+    route: Option<&'static str>,
 ) -> Response
 where
     S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>,
 {
     let mut req = req;
-    let (span, finish) = match admit(&state, &mut req, rid, started, ctx) {
+    let (span, finish) = match admit(&state, &mut req, rid, started, ctx, route) {
         Ok(admitted) => admitted,
         Err(refused) => return *refused,
     };

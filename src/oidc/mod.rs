@@ -9,6 +9,8 @@ mod resources;
 mod switch;
 mod token;
 
+pub use token::{endpoint as token_endpoint, PATH as TOKEN_PATH};
+
 use crate::app::AppState;
 use crate::core::clients::ClientCredentials;
 use crate::error::Error;
@@ -31,7 +33,7 @@ pub fn routes() -> Router<AppState> {
             "/oauth2/authorize",
             get(authorize::get).post(authorize::post),
         )
-        .route("/oauth2/token", axum::routing::post(token::token))
+        .route(token::PATH, axum::routing::post(token::token))
         .route(
             "/oauth2/userinfo",
             get(resources::userinfo).post(resources::userinfo),

@@ -2,26 +2,50 @@
 //! rotation and reuse detection, client credentials. Token exchange (RFC 8693) for MSP
 //! switching is in `exchange` when present. Responses carry `Cache-Control: no-store`.
 
-use super::{client_credentials, no_store, parse_form, AuthorizationHeader, OAuthError};
+use super::{client_credentials, no_store, parse_form, OAuthError};
 use crate::app::AppState;
 use crate::core::clients::Client;
 use crate::core::exchange::{ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE};
 use crate::core::tokens::{Subject, UserGrant, REFRESH_ABSOLUTE, REFRESH_PREFIX};
-use crate::http::middleware::CurrentTenant;
+use crate::http::error::ApiError;
+use crate::http::middleware::HostContext;
 use crate::store::tokens as rows;
 use crate::tenancy::Tenant;
-use axum::extract::State;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-pub async fn token(
-    State(s): State<AppState>,
-    CurrentTenant(t): CurrentTenant,
-    AuthorizationHeader(authorization): AuthorizationHeader,
-    body: axum::body::Bytes,
-) -> Response {
-    match handle(&s, &t, authorization.as_ref(), &body).await {
+/// The path, for `app::App`, which serves this endpoint ahead of the Router.
+pub const PATH: &str = "/oauth2/token";
+
+/// A token request's form is a few fields; the largest, an assertion or a subject token,
+/// is a JWT of at most 16 KiB (`jws::parse`).
+const MAX_BODY: usize = 64 * 1024;
+
+/// The endpoint as the Router mounts it (other methods than POST get its 405).
+pub async fn token(State(s): State<AppState>, req: Request) -> Response {
+    endpoint(s, req).await
+}
+
+/// The endpoint after the pipeline: the host's tenant is in the request's extensions.
+/// Without extractors, so that `app::App` can serve it ahead of the Router.
+pub async fn endpoint(s: AppState, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let Some(HostContext::Tenant(t)) = parts.extensions.get::<HostContext>() else {
+        return ApiError::not_found().into_response();
+    };
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            let mut e = OAuthError::new("invalid_request", "the request body is too large");
+            e.status = StatusCode::PAYLOAD_TOO_LARGE;
+            return e.into_response();
+        }
+    };
+    let authorization = parts.headers.get(axum::http::header::AUTHORIZATION);
+    match handle(&s, t, authorization, &body).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
     }

@@ -148,3 +148,74 @@ async fn tenant_hosts_answer_alike_on_a_fresh_read_and_from_the_snapshot() {
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("initech-acme"), "{}", r.body);
 }
+
+/// `POST /oauth2/token` is served ahead of the Router (`app::App`), through the same
+/// pipeline: hosts are checked, request ids echoed, metrics carry its route template;
+/// its other methods still get the Router's 405, and a body past its limit gets an OAuth
+/// error rather than a dropped connection.
+#[tokio::test]
+async fn the_token_endpoint_keeps_the_pipeline_ahead_of_the_router() {
+    let app = test_app().await;
+    app.msp("acme", "boss@acme.example").await;
+    app.customer("globex", "acme", "Globex").await;
+    let post = |host: &str, id: &str, body: String| {
+        Request::post("/oauth2/token")
+            .header("host", host)
+            .header("x-request-id", id)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .expect("request")
+    };
+    let form = || "grant_type=client_credentials&client_id=cli_nobody".to_string();
+    // Unknown tenant, the bare host, an unrelated host: 404, nothing revealed.
+    for host in [
+        "hooli-acme.localhost:8080",
+        "localhost:8080",
+        "evil.example",
+    ] {
+        let r = app.request(post(host, "tok-404", form())).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{host}");
+        assert_eq!(r.headers["x-request-id"], "tok-404", "{host}");
+        assert!(!r.body.contains("invalid_client"), "{host}: {}", r.body);
+    }
+    // The tenant's endpoint answers in OAuth's format, with the caller's request id.
+    let r = app
+        .request(post("globex-acme.localhost:8080", "tok-1", form()))
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    assert!(r.body.contains(r#""error":"invalid_client""#), "{}", r.body);
+    assert_eq!(r.headers["x-request-id"], "tok-1");
+    assert_eq!(r.headers["cache-control"], "no-store");
+    // Past 64 KiB: 413 in OAuth's format.
+    let big = format!("{}&pad={}", form(), "a".repeat(70 * 1024));
+    let r = app
+        .request(post("globex-acme.localhost:8080", "tok-big", big))
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        r.body.contains(r#""error":"invalid_request""#),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.headers["x-request-id"], "tok-big");
+    // Other methods: the Router's 405.
+    let r = app
+        .request(
+            Request::get("/oauth2/token")
+                .header("host", "globex-acme.localhost:8080")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    let m = app.get("localhost", "/metrics").await.body;
+    for line in [
+        r#"tenantry_http_requests_total{route="/oauth2/token",status="401",tenant_kind="customer"} 1"#,
+        r#"tenantry_http_requests_total{route="/oauth2/token",status="413",tenant_kind="customer"} 1"#,
+        r#"tenantry_http_requests_total{route="/oauth2/token",status="404",tenant_kind="unknown"} 2"#,
+        r#"tenantry_http_requests_total{route="/oauth2/token",status="404",tenant_kind="none"} 1"#,
+        r#"tenantry_http_requests_total{route="/oauth2/token",status="405",tenant_kind="customer"} 1"#,
+    ] {
+        assert!(m.contains(line), "{line}: {m}");
+    }
+}
