@@ -199,10 +199,13 @@ pub fn client_credentials(
         ));
     }
     if let Some(b) = basic {
+        // Decoded on the stack: client ids and generated secrets are short; longer
+        // credentials than 512 bytes are nobody's.
+        let mut buf = [0u8; 512];
         let decoded = base64::engine::general_purpose::STANDARD
-            .decode(b.trim())
+            .decode_slice(b.trim(), &mut buf)
             .ok()
-            .and_then(|d| String::from_utf8(d).ok())
+            .and_then(|n| std::str::from_utf8(buf.get(..n)?).ok())
             .ok_or_else(|| basic_error("malformed Basic credentials"))?;
         let (id, secret) = decoded
             .split_once(':')

@@ -36,7 +36,7 @@ pub async fn endpoint(s: AppState, req: Request) -> Response {
     let Some(HostContext::Tenant(t)) = parts.extensions.get::<HostContext>() else {
         return ApiError::not_found().into_response();
     };
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+    let body = match crate::http::extract::body_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(_) => {
             let mut e = OAuthError::new("invalid_request", "the request body is too large");
