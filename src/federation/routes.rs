@@ -16,7 +16,6 @@ use crate::tenancy::Tenant;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -91,7 +90,7 @@ fn browser_cookie_name(s: &AppState) -> &'static str {
 pub async fn start(
     State(s): State<AppState>,
     CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
+    rid: RequestId,
     ClientAddr(client): ClientAddr,
     Query(q): Query<StartQuery>,
 ) -> Response {
@@ -218,7 +217,7 @@ pub struct CallbackQuery {
 pub async fn callback(
     State(s): State<AppState>,
     CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
+    rid: RequestId,
     ClientAddr(client): ClientAddr,
     Path(name): Path<String>,
     Query(q): Query<CallbackQuery>,

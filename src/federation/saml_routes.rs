@@ -15,7 +15,7 @@ use crate::tenancy::Tenant;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Form};
+use axum::Form;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -115,7 +115,7 @@ pub async fn start(
 pub async fn acs(
     State(s): State<AppState>,
     CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
+    rid: RequestId,
     super::ClientAddr(client): super::ClientAddr,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {

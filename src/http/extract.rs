@@ -32,11 +32,11 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let host = match parts.extensions.get::<HostContext>() {
+        let host = match HostContext::of(&parts.extensions) {
             Some(HostContext::Tenant(t)) => t.clone(),
             _ => return Err(ApiError::not_found()),
         };
-        let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone());
+        let request_id = RequestId::of(&parts.extensions).map(|r| r.0.clone());
         let header = parts
             .headers
             .get(header::AUTHORIZATION)

@@ -59,7 +59,7 @@ where
         ))
         .into_response();
     }
-    let Some(HostContext::Tenant(tenant)) = req.extensions().get::<HostContext>().cloned() else {
+    let Some(HostContext::Tenant(tenant)) = HostContext::of(req.extensions()).cloned() else {
         return next(req).await;
     };
     let caller = match req.headers().get(header::AUTHORIZATION) {

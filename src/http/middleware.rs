@@ -43,6 +43,56 @@ pub enum HostContext {
     Unknown,
 }
 
+/// What the pipeline learned of a request, kept in its extensions as one entry: the
+/// request id and the host's tenant are read by many routes, and each extension is a
+/// boxed value of its own.
+#[derive(Debug, Clone)]
+struct Stamp {
+    rid: RequestId,
+    host: HostContext,
+}
+
+impl RequestId {
+    /// The id the pipeline gave this request.
+    pub fn of(ext: &axum::http::Extensions) -> Option<&RequestId> {
+        ext.get::<Stamp>().map(|s| &s.rid)
+    }
+}
+
+impl HostContext {
+    /// What this request's Host header designates, as the pipeline resolved it.
+    pub fn of(ext: &axum::http::Extensions) -> Option<&HostContext> {
+        ext.get::<Stamp>().map(|s| &s.host)
+    }
+}
+
+/// A route outside the pipeline has neither: a bug, answered 500.
+fn unstamped() -> ApiError {
+    ApiError(crate::error::Error::internal(
+        "request not stamped by the pipeline",
+    ))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        RequestId::of(&parts.extensions)
+            .cloned()
+            .ok_or_else(unstamped)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for HostContext {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        HostContext::of(&parts.extensions)
+            .cloned()
+            .ok_or_else(unstamped)
+    }
+}
+
 impl HostContext {
     fn kind_label(&self) -> &'static str {
         match self {
@@ -324,8 +374,10 @@ fn admit(
         ));
     }
     let span = tracing::info_span!("request", request_id = %rid, method = %req.method(), route = %finish.route(), tenant_kind = kind);
-    req.extensions_mut().insert(RequestId(rid));
-    req.extensions_mut().insert(ctx);
+    req.extensions_mut().insert(Stamp {
+        rid: RequestId(rid),
+        host: ctx,
+    });
     Ok((span, finish))
 }
 
@@ -381,7 +433,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentTenant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        match parts.extensions.get::<HostContext>() {
+        match HostContext::of(&parts.extensions) {
             Some(HostContext::Tenant(t)) => Ok(CurrentTenant(t.clone())),
             _ => Err(ApiError::not_found()),
         }

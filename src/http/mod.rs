@@ -66,7 +66,7 @@ async fn not_found() -> error::ApiError {
 /// `/`: a neutral landing page on the bare host, the tenant's page on a tenant host.
 async fn home(
     State(state): State<AppState>,
-    axum::Extension(ctx): axum::Extension<HostContext>,
+    ctx: HostContext,
     headers: axum::http::HeaderMap,
 ) -> Response {
     match ctx {

@@ -30,24 +30,36 @@ pub async fn token(State(s): State<AppState>, req: Request) -> Response {
 }
 
 /// The endpoint after the pipeline: the host's tenant is in the request's extensions.
-/// Without extractors, so that `app::App` can serve it ahead of the Router.
-pub async fn endpoint(s: AppState, req: Request) -> Response {
+/// Without extractors, so that `app::App` can serve it ahead of the Router. Not an
+/// `async fn`: the request's head is read before the future is made, so the future (boxed
+/// and moved on every request) holds the two things it needs, not the whole head.
+pub fn endpoint(s: AppState, req: Request) -> impl std::future::Future<Output = Response> + Send {
     let (parts, body) = req.into_parts();
-    let Some(HostContext::Tenant(t)) = parts.extensions.get::<HostContext>() else {
-        return ApiError::not_found().into_response();
+    let tenant = match HostContext::of(&parts.extensions) {
+        Some(HostContext::Tenant(t)) => Some(t.clone()),
+        _ => None,
     };
-    let body = match crate::http::extract::body_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => {
-            let mut e = OAuthError::new("invalid_request", "the request body is too large");
-            e.status = StatusCode::PAYLOAD_TOO_LARGE;
-            return e.into_response();
+    let authorization = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .cloned();
+    drop(parts);
+    async move {
+        let Some(t) = tenant else {
+            return ApiError::not_found().into_response();
+        };
+        let body = match crate::http::extract::body_bytes(body, MAX_BODY).await {
+            Ok(b) => b,
+            Err(()) => {
+                let mut e = OAuthError::new("invalid_request", "the request body is too large");
+                e.status = StatusCode::PAYLOAD_TOO_LARGE;
+                return e.into_response();
+            }
+        };
+        match handle(&s, &t, authorization.as_ref(), &body).await {
+            Ok(resp) => resp,
+            Err(e) => e.into_response(),
         }
-    };
-    let authorization = parts.headers.get(axum::http::header::AUTHORIZATION);
-    match handle(&s, t, authorization, &body).await {
-        Ok(resp) => resp,
-        Err(e) => e.into_response(),
     }
 }
 

@@ -21,7 +21,6 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Extension;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -98,7 +97,7 @@ async fn post_parts(
     let CurrentTenant(t) = CurrentTenant::from_request_parts(&mut parts, s)
         .await
         .map_err(IntoResponse::into_response)?;
-    let Extension(rid) = Extension::<RequestId>::from_request_parts(&mut parts, s)
+    let rid = RequestId::from_request_parts(&mut parts, s)
         .await
         .map_err(IntoResponse::into_response)?;
     let headers = parts.headers.clone();

@@ -109,7 +109,7 @@ impl FromRequestParts<AppState> for ScimTenant {
     type Rejection = ScimResponseError;
 
     async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
-        match parts.extensions.get::<HostContext>() {
+        match HostContext::of(&parts.extensions) {
             Some(HostContext::Tenant(t)) => Ok(ScimTenant(t.clone())),
             _ => Err(ScimError::not_found("not found").into()),
         }

@@ -14,7 +14,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Extension;
 use subtle::ConstantTimeEq;
 
 pub async fn page(
@@ -114,7 +113,7 @@ async fn apps_section(s: &AppState, t: &Tenant, csrf: &str) -> Result<String, Fa
 pub async fn launch_saml(
     State(s): State<AppState>,
     CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
+    rid: RequestId,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -163,7 +162,7 @@ fn csrf_matches(s: &AppState, session: &Session, given: &str) -> Result<(), Fail
 pub async fn remove(
     State(s): State<AppState>,
     CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
+    rid: RequestId,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -213,7 +212,7 @@ pub async fn remove(
 pub async fn logout(
     State(s): State<AppState>,
     CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
+    rid: RequestId,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Failure> {
@@ -284,7 +283,7 @@ async fn signed_in_json(
 pub async fn add_start(
     State(s): State<AppState>,
     CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
+    rid: RequestId,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Failure> {
@@ -301,7 +300,7 @@ pub async fn add_start(
 pub async fn add_finish(
     State(s): State<AppState>,
     CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
+    rid: RequestId,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Failure> {

@@ -12,7 +12,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::Extension;
 use serde_json::json;
 
 const INVALID_LINK: &str =
@@ -57,7 +56,7 @@ pub async fn page(
 pub async fn start(
     State(s): State<AppState>,
     CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
+    rid: RequestId,
     Path(token): Path<String>,
     client: Client,
     headers: HeaderMap,
@@ -93,7 +92,7 @@ async fn start_step(
 pub async fn finish(
     State(s): State<AppState>,
     CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
+    rid: RequestId,
     Path(token): Path<String>,
     client: Client,
     headers: HeaderMap,

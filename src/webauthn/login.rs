@@ -15,7 +15,6 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -66,7 +65,7 @@ pub async fn page(
 pub async fn start(
     State(s): State<AppState>,
     CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
+    rid: RequestId,
     client: Client,
     headers: HeaderMap,
     body: Bytes,
@@ -111,7 +110,7 @@ fn refused(code: &'static str, message: &str) -> Failure {
 pub async fn finish(
     State(s): State<AppState>,
     CurrentTenant(t): CurrentTenant,
-    Extension(rid): Extension<RequestId>,
+    rid: RequestId,
     client: Client,
     headers: HeaderMap,
     body: Bytes,
