@@ -12,19 +12,26 @@ const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 /// `prefix` and `len` characters drawn uniformly from ALPHABET: a random byte below 252
 /// (7 × 36) picks one character, a higher one is drawn again. One allocation.
 fn with_random_suffix(prefix: &str, len: usize) -> String {
+    let mut out = vec![0u8; prefix.len() + len];
+    out[..prefix.len()].copy_from_slice(prefix.as_bytes());
+    fill_random(&mut out[prefix.len()..]);
+    // Prefixes are ASCII literals and ALPHABET is ASCII.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Fill `out` with characters of ALPHABET drawn uniformly.
+fn fill_random(out: &mut [u8]) {
     let mut rng = rand::rng();
-    let mut out = String::with_capacity(prefix.len() + len);
-    out.push_str(prefix);
     let mut pool = [0u8; 32];
-    let mut left = len;
-    while left > 0 {
+    let mut at = 0;
+    while at < out.len() {
         rng.fill(&mut pool);
-        for b in pool.iter().filter(|b| **b < 252).take(left) {
-            out.push(ALPHABET[usize::from(*b % 36)] as char);
-            left -= 1;
+        for b in pool.iter().filter(|b| **b < 252) {
+            let Some(slot) = out.get_mut(at) else { break };
+            *slot = ALPHABET[usize::from(*b % 36)];
+            at += 1;
         }
     }
-    out
 }
 
 macro_rules! id_type {
@@ -74,8 +81,12 @@ id_type!(GroupId, "grp_");
 id_type!(ScimTokenId, "stk_");
 
 /// A request id: `req_` and 20 random characters (not a secret).
-pub fn request_id() -> String {
-    with_random_suffix("req_", 20)
+/// A request id, `req_` and 20 characters, as ASCII bytes: made on every request, so on
+/// the stack.
+pub fn request_id() -> [u8; 24] {
+    let mut out = *b"req_00000000000000000000";
+    fill_random(&mut out[4..]);
+    out
 }
 
 /// A fresh credential string: a type prefix (security.md) and 32 random bytes, base64url.
@@ -107,7 +118,8 @@ mod tests {
             }
             assert!(seen.insert(id));
             let rid = request_id();
-            assert!(rid.starts_with("req_") && rid.len() == 24);
+            assert!(rid.starts_with(b"req_"));
+            assert!(rid[4..].iter().all(|b| ALPHABET.contains(b)));
         }
         // 40,000 draws, about 1,111 per character: every one appears, none dominates.
         assert!(counts.iter().all(|c| (800..1500).contains(c)), "{counts:?}");

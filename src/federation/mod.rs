@@ -91,7 +91,7 @@ pub(crate) async fn limited(
                     "login.rate_limited",
                     None,
                     "client_address",
-                    Some(rid.0.as_str()),
+                    Some(rid.as_str()),
                 )
                 .await;
             if let Err(e) = audited {
@@ -175,7 +175,7 @@ async fn signed_in(
 ) -> Response {
     let done = s
         .core
-        .finish_federated_sign_in(t, connection, upstream, Some(rid.0.as_str()))
+        .finish_federated_sign_in(t, connection, upstream, Some(rid.as_str()))
         .await;
     let (session, secret) = match done {
         Ok(x) => x,
@@ -195,7 +195,7 @@ async fn signed_in(
             };
             if let Err(err) = s
                 .core
-                .federation_refused(t, Some(connection), e.code(), Some(rid.0.as_str()))
+                .federation_refused(t, Some(connection), e.code(), Some(rid.as_str()))
                 .await
             {
                 tracing::error!(error = %err, "auditing a refused federated sign-in");

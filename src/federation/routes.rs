@@ -38,7 +38,7 @@ async fn refuse(
 ) -> Response {
     if let Err(e) = s
         .core
-        .federation_refused(t, c, code, Some(rid.0.as_str()))
+        .federation_refused(t, c, code, Some(rid.as_str()))
         .await
     {
         tracing::error!(error = %e, "auditing a refused federated sign-in");

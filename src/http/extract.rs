@@ -36,7 +36,7 @@ impl FromRequestParts<AppState> for Caller {
             Some(HostContext::Tenant(t)) => t.clone(),
             _ => return Err(ApiError::not_found()),
         };
-        let request_id = RequestId::of(&parts.extensions).map(|r| r.0.clone());
+        let request_id = RequestId::of(&parts.extensions).map(|r| r.as_str().to_string());
         let header = parts
             .headers
             .get(header::AUTHORIZATION)

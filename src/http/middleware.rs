@@ -17,21 +17,55 @@ use tracing::Instrument;
 pub const REQUEST_ID: axum::http::HeaderName = axum::http::HeaderName::from_static("x-request-id");
 
 /// The request's id: the caller's if it is 1-64 chars of `[A-Za-z0-9_-]`, else a new one.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
+/// Held inline: one is made for every request.
+#[derive(Clone)]
+pub struct RequestId {
+    bytes: [u8; 64],
+    len: u8,
+}
 
-fn request_id(req: &Request) -> String {
-    req.headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
+impl RequestId {
+    /// `id` is 1-64 bytes of `[A-Za-z0-9_-]` (checked by the caller).
+    fn from_ascii(id: &[u8]) -> RequestId {
+        let mut bytes = [0u8; 64];
+        let len = id.len().min(64);
+        bytes[..len].copy_from_slice(&id[..len]);
+        RequestId {
+            bytes,
+            len: len as u8,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // ASCII by construction.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RequestId").field(&self.as_str()).finish()
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn request_id(req: &Request) -> RequestId {
+    match req.headers().get(REQUEST_ID).map(|v| v.as_bytes()) {
+        Some(v)
+            if !v.is_empty()
                 && v.len() <= 64
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-        .map(str::to_string)
-        .unwrap_or_else(crate::ids::request_id)
+                && v.iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_') =>
+        {
+            RequestId::from_ascii(v)
+        }
+        _ => RequestId::from_ascii(&crate::ids::request_id()),
+    }
 }
 
 /// What the Host header designates.
@@ -259,14 +293,14 @@ fn host_of(req: &Request) -> &str {
         .unwrap_or_default()
 }
 
-fn unavailable(rid: &str, e: &crate::error::Error) -> Response {
+fn unavailable(rid: &RequestId, e: &crate::error::Error) -> Response {
     tracing::error!(error = %e, request_id = %rid, "tenant lookup failed");
     let mut resp = super::error::error_body(
         axum::http::StatusCode::SERVICE_UNAVAILABLE,
         "unavailable",
         "The service is temporarily unavailable.",
     );
-    set_request_id(&mut resp, rid);
+    set_request_id(&mut resp, rid.as_str());
     resp
 }
 
@@ -340,7 +374,7 @@ where
 fn admit(
     state: &AppState,
     req: &mut Request,
-    rid: String,
+    rid: RequestId,
     started: Instant,
     ctx: HostContext,
     fixed_route: Option<&'static str>,
@@ -363,7 +397,7 @@ fn admit(
         };
     let finish = Finish {
         started,
-        rid: rid_header(&rid),
+        rid: rid_header(rid.as_str()),
         route,
         kind,
         metrics: state.metrics.clone(),
@@ -374,10 +408,7 @@ fn admit(
         ));
     }
     let span = tracing::info_span!("request", request_id = %rid, method = %req.method(), route = %finish.route(), tenant_kind = kind);
-    req.extensions_mut().insert(Stamp {
-        rid: RequestId(rid),
-        host: ctx,
-    });
+    req.extensions_mut().insert(Stamp { rid, host: ctx });
     Ok((span, finish))
 }
 
@@ -386,7 +417,7 @@ async fn general<S>(
     state: AppState,
     mut inner: S,
     req: Request,
-    rid: String,
+    rid: RequestId,
     started: Instant,
     ctx: HostContext,
     route: Option<&'static str>,

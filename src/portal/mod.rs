@@ -231,7 +231,7 @@ pub(crate) async fn caller(
         principal,
         acting,
         csrf,
-        request_id: rid.map(|r| r.0.clone()),
+        request_id: rid.map(|r| r.as_str().to_string()),
         any_tenant: core.issuer("*"),
     })
 }
@@ -254,7 +254,7 @@ pub(crate) async fn post_caller(
                 "request.origin_mismatch",
                 None,
                 "origin",
-                Some(&rid.0),
+                Some(rid.as_str()),
             )
             .await;
         return Err(Refusal::new(
@@ -272,7 +272,7 @@ pub(crate) async fn post_caller(
                 "request.csrf",
                 Some(&ctx.session.user_id),
                 "csrf",
-                Some(&rid.0),
+                Some(rid.as_str()),
             )
             .await;
         return Err(

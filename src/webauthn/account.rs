@@ -129,7 +129,7 @@ pub async fn launch_saml(
                 "request.csrf",
                 Some(&session.user_id),
                 "csrf",
-                Some(&rid.0),
+                Some(rid.as_str()),
             )
             .await?;
         return Err(e);
@@ -182,14 +182,14 @@ pub async fn remove(
                 "request.csrf",
                 Some(&session.user_id),
                 "csrf",
-                Some(&rid.0),
+                Some(rid.as_str()),
             )
             .await?;
         return Err(e);
     }
     match s
         .core
-        .remove_passkey(&t, &session.user_id, &id, Some(&rid.0))
+        .remove_passkey(&t, &session.user_id, &id, Some(rid.as_str()))
         .await
     {
         Ok(()) => Ok(Redirect::to("/account").into_response()),
@@ -201,7 +201,7 @@ pub async fn remove(
                     "passkey.remove_refused",
                     Some(&session.user_id),
                     f.code,
-                    Some(&rid.0),
+                    Some(rid.as_str()),
                 )
                 .await?;
             render(&s, &t, &session, f.status, &format!("error: {}", f.message)).await
@@ -225,7 +225,7 @@ pub async fn logout(
                     "request.csrf",
                     Some(&session.user_id),
                     "csrf",
-                    Some(&rid.0),
+                    Some(rid.as_str()),
                 )
                 .await?;
             return Err(e);
@@ -271,7 +271,7 @@ async fn signed_in_json(
                 "request.csrf",
                 Some(&session.user_id),
                 "csrf",
-                Some(&rid.0),
+                Some(rid.as_str()),
             )
             .await?;
         return Err(e);
@@ -320,7 +320,7 @@ pub async fn add_finish(
                     "passkey.register_refused",
                     Some(me),
                     "ceremony_invalid",
-                    Some(&rid.0),
+                    Some(rid.as_str()),
                 )
                 .await?;
             return Err(register::ceremony_invalid());
@@ -335,13 +335,13 @@ pub async fn add_finish(
                     "passkey.register_refused",
                     Some(me),
                     reason,
-                    Some(&rid.0),
+                    Some(rid.as_str()),
                 )
                 .await?;
             return Err(failure);
         }
     };
-    s.core.add_passkey(&t, me, new, Some(&rid.0)).await?;
+    s.core.add_passkey(&t, me, new, Some(rid.as_str())).await?;
     let mut resp =
         axum::Json(serde_json::json!({"status": "registered", "next": "/account"})).into_response();
     crate::oidc::no_store(resp.headers_mut());

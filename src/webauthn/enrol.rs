@@ -78,7 +78,13 @@ async fn start_step(
     json_body(&headers, &body)?;
     let Some(user) = s.core.enrolment_target(&t, &token).await? else {
         s.core
-            .audit_refusal(&t, "enrolment.failure", None, "invalid_link", Some(&rid.0))
+            .audit_refusal(
+                &t,
+                "enrolment.failure",
+                None,
+                "invalid_link",
+                Some(rid.as_str()),
+            )
             .await?;
         return Err(Failure::new(
             StatusCode::NOT_FOUND,
@@ -124,7 +130,7 @@ async fn finish_step(
                 "enrolment.failure",
                 None,
                 "ceremony_invalid",
-                Some(&rid.0),
+                Some(rid.as_str()),
             )
             .await?;
         return Err(register::ceremony_invalid());
@@ -133,14 +139,20 @@ async fn finish_step(
         Ok(new) => new,
         Err((reason, failure)) => {
             s.core
-                .audit_refusal(&t, "enrolment.failure", Some(&user), reason, Some(&rid.0))
+                .audit_refusal(
+                    &t,
+                    "enrolment.failure",
+                    Some(&user),
+                    reason,
+                    Some(rid.as_str()),
+                )
                 .await?;
             return Err(failure);
         }
     };
     let (session, secret) = match s
         .core
-        .finish_enrolment(&t, &token, &user, new, Some(&rid.0))
+        .finish_enrolment(&t, &token, &user, new, Some(rid.as_str()))
         .await
     {
         Ok(done) => done,
@@ -151,7 +163,7 @@ async fn finish_step(
                     "enrolment.failure",
                     Some(&user),
                     "not_stored",
-                    Some(&rid.0),
+                    Some(rid.as_str()),
                 )
                 .await?;
             return Err(e.into());

@@ -128,7 +128,7 @@ async fn finish_step(
 ) -> Answer {
     check_origin(&s.core, &t, &headers, &rid).await?;
     let body = json_body(&headers, &body)?;
-    let rid = Some(rid.0.as_str());
+    let rid = Some(rid.as_str());
     let ceremony = body["ceremony"].as_str().unwrap_or_default();
     let Some(held) = s.core.hold_login_ceremony(&t, ceremony).await? else {
         s.core

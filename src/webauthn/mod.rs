@@ -159,7 +159,7 @@ async fn check_origin(
         "request.origin_mismatch",
         None,
         "origin",
-        Some(&rid.0),
+        Some(rid.as_str()),
     )
     .await?;
     Err(Failure::new(
@@ -276,7 +276,7 @@ async fn limited(
             "login.rate_limited",
             None,
             "client_address",
-            Some(&rid.0),
+            Some(rid.as_str()),
         )
         .await?;
         return Err(Failure::new(
@@ -289,8 +289,14 @@ async fn limited(
     if let Err(f) = &answer {
         // Other refusals are audited where they happen; a malformed request is not.
         if matches!(f.code, "invalid_json" | "unsupported_media_type") {
-            core.audit_refusal(tenant, "request.malformed", None, f.code, Some(&rid.0))
-                .await?;
+            core.audit_refusal(
+                tenant,
+                "request.malformed",
+                None,
+                f.code,
+                Some(rid.as_str()),
+            )
+            .await?;
         }
         if matches!(f.status.as_u16(), 400 | 401 | 404) {
             core.count_client_failure(tenant, &client.0).await?;
