@@ -23,21 +23,10 @@ struct RouteStats {
     latency: Histogram,
 }
 
-#[derive(Default)]
-struct Inner {
-    routes: std::collections::HashMap<String, RouteStats>,
-}
-
-impl Inner {
-    fn record(&mut self, route: &str, status: u16, tenant_kind: &'static str, secs: f64) {
-        if !self.routes.contains_key(route) {
-            self.routes.insert(route.to_string(), RouteStats::default());
-        }
-        let Some(r) = self.routes.get_mut(route) else {
-            return;
-        };
-        *r.by_status.entry((status, tenant_kind)).or_default() += 1;
-        let h = &mut r.latency;
+impl RouteStats {
+    fn add(&mut self, status: u16, tenant_kind: &'static str, secs: f64) {
+        *self.by_status.entry((status, tenant_kind)).or_default() += 1;
+        let h = &mut self.latency;
         if h.counts.is_empty() {
             h.counts = vec![0; BUCKETS.len()];
         }
@@ -48,6 +37,25 @@ impl Inner {
         }
         h.sum += secs;
         h.count += 1;
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    routes: std::collections::HashMap<String, RouteStats>,
+}
+
+impl Inner {
+    fn record(&mut self, route: &str, status: u16, tenant_kind: &'static str, secs: f64) {
+        // One lookup for a route seen before; the key is copied only the first time.
+        if let Some(r) = self.routes.get_mut(route) {
+            r.add(status, tenant_kind, secs);
+            return;
+        }
+        self.routes
+            .entry(route.to_string())
+            .or_default()
+            .add(status, tenant_kind, secs);
     }
 
     fn merge(&mut self, other: &Inner) {

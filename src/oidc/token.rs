@@ -101,7 +101,10 @@ async fn handle(
             ))
         }
     };
-    let mut resp = Response::new(axum::body::Body::from(tokens.to_json()));
+    // A boxed slice (capacity = length) becomes `Bytes` as it is; a Vec with spare
+    // capacity would cost `Bytes` a shared header allocated beside it.
+    let json = axum::body::Bytes::from(tokens.to_json().into_boxed_slice());
+    let mut resp = Response::new(axum::body::Body::from(json));
     let headers = resp.headers_mut();
     headers.insert(
         axum::http::header::CONTENT_TYPE,
