@@ -2,11 +2,13 @@
 //!
 //! # How a request flows
 //!
-//! `app::router` puts every request through `http::middleware::Pipeline`: it assigns a
-//! request id, classifies the Host header (`tenancy::names`: the bare base host, a tenant
-//! label looked up whole in `tenancy::TenantCache`, or anything else = 404), applies
-//! idempotency keys to admin API POSTs, then hands the request to a thin handler, which takes the `CurrentTenant` and calls one function of
-//! `core`. Core opens a transaction in `store`, asks `authz` for privilege decisions, and
+//! `app::router` builds `app::App`, which puts every request through
+//! `http::middleware::Pipeline`: it assigns a request id, classifies the Host header
+//! (`tenancy::names`: the bare base host, a tenant label looked up whole in
+//! `tenancy::TenantCache`, or anything else = 404), applies idempotency keys to admin API
+//! POSTs, then hands the request to a thin handler, which takes the `CurrentTenant` and
+//! calls one function of `core`. `POST /oauth2/token` reaches its endpoint straight from
+//! `App`; every other request is routed by the axum Router, each route behind the pipeline. Core opens a transaction in `store`, asks `authz` for privilege decisions, and
 //! appends to the tenant's audit chain. Errors travel as `error::Error` and each protocol
 //! turns them into its own wire format (`http::error::ApiError` for the admin API).
 //!
