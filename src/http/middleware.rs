@@ -36,6 +36,11 @@ impl RequestId {
         }
     }
 
+    /// The id the pipeline gave this request.
+    pub fn of(ext: &axum::http::Extensions) -> Option<&RequestId> {
+        ext.get::<Stamp>().map(|s| &s.rid)
+    }
+
     pub fn as_str(&self) -> &str {
         // ASCII by construction.
         std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
@@ -86,17 +91,18 @@ struct Stamp {
     host: HostContext,
 }
 
-impl RequestId {
-    /// The id the pipeline gave this request.
-    pub fn of(ext: &axum::http::Extensions) -> Option<&RequestId> {
-        ext.get::<Stamp>().map(|s| &s.rid)
-    }
-}
-
 impl HostContext {
     /// What this request's Host header designates, as the pipeline resolved it.
     pub fn of(ext: &axum::http::Extensions) -> Option<&HostContext> {
         ext.get::<Stamp>().map(|s| &s.host)
+    }
+
+    fn kind_label(&self) -> &'static str {
+        match self {
+            HostContext::Base => "none",
+            HostContext::Unknown => "unknown",
+            HostContext::Tenant(t) => t.kind.as_str(),
+        }
     }
 }
 
@@ -124,16 +130,6 @@ impl<S: Send + Sync> FromRequestParts<S> for HostContext {
         HostContext::of(&parts.extensions)
             .cloned()
             .ok_or_else(unstamped)
-    }
-}
-
-impl HostContext {
-    fn kind_label(&self) -> &'static str {
-        match self {
-            HostContext::Base => "none",
-            HostContext::Unknown => "unknown",
-            HostContext::Tenant(t) => t.kind.as_str(),
-        }
     }
 }
 
@@ -199,8 +195,8 @@ enum RouteName {
 /// What the response needs from the request once the route has answered.
 pub struct Finish {
     started: Instant,
-    /// The request id as the response header carries it (the `RequestId` extension owns
-    /// the string).
+    /// The request id as the response header carries it (the request's `Stamp` holds it
+    /// inline for the routes).
     rid: HeaderValue,
     route: RouteName,
     kind: &'static str,
